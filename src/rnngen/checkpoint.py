@@ -1,0 +1,156 @@
+"""Checkpoints: one self-describing .npz, written atomically, read without pickle.
+
+Entries:
+    param/<name>       every model parameter (see engine.model)
+    state/h            (L, N, H) hidden state at the end of the last training batch
+    opt/<name>/<slot>  optimizer state arrays (Adam's m and v, ...)
+    meta               one JSON string: format and version, model/train/data config,
+                       vocabulary, step, data position, RNG state, loss history
+"""
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CheckpointError
+
+FORMAT = "rnngen-checkpoint"
+VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    params: dict  # name -> array
+    meta: dict  # JSON-able metadata (see module docstring)
+    hidden: np.ndarray = None  # (L, N, H) or None
+    optimizer_state: dict = field(default_factory=dict)  # name -> {slot: array | number}
+
+    @property
+    def vocab_chars(self):
+        return self.meta["vocab"]
+
+
+def save(path, ckpt):
+    """Write ckpt to path atomically: temp file in the same directory, fsync, rename.
+
+    A crash at any moment leaves either the old file or the new one, never half.
+    """
+    path = Path(path)
+    arrays = {f"param/{k}": v for k, v in ckpt.params.items()}
+    if ckpt.hidden is not None:
+        arrays["state/h"] = ckpt.hidden
+    scalars = {}
+    for name, slots in ckpt.optimizer_state.items():
+        for slot, value in slots.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"opt/{name}/{slot}"] = value
+            else:
+                scalars.setdefault(name, {})[slot] = value
+    meta = dict(ckpt.meta, format=FORMAT, version=VERSION, optimizer_scalars=scalars)
+    arrays["meta"] = np.array(json.dumps(meta))
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
+        os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(path.parent)
+    except OSError as e:
+        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}; "
+                              "check that its directory is writable and the disk has room, "
+                              "or choose another output path") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _fsync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # some platforms cannot open directories; the rename is still atomic
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load(path):
+    """Read a checkpoint; CheckpointError says what is wrong with a bad one."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist; train one with 'rnngen train' "
+                              "or pass --checkpoint with an existing .npz")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory; pass a .npz file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except ValueError as e:
+        if "allow_pickle" in str(e) or "pickle" in str(e).lower():
+            raise CheckpointError(f"{path} holds pickled objects, which rnngen refuses to load; "
+                                  "it is not an rnngen checkpoint") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint ({e}); "
+                              "it may be truncated or corrupted: use another copy") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise CheckpointError(f"{path} is not a readable .npz checkpoint ({type(e).__name__}); "
+                              "it may be truncated or corrupted: use another copy") from None
+    return _from_arrays(arrays, path)
+
+
+def _from_arrays(arrays, path):
+    raw = arrays.pop("meta", None)
+    if raw is None or raw.dtype.kind != "U" or raw.ndim != 0:
+        raise CheckpointError(f"{path} is not an rnngen checkpoint (no metadata entry)")
+    try:
+        meta = json.loads(str(raw))
+    except ValueError:
+        raise CheckpointError(f"{path} has unreadable metadata; it may be corrupted") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an rnngen checkpoint")
+    version = meta.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(f"{path} was written by a newer rnngen (format version {version}, "
+                              f"this one reads up to {VERSION}); upgrade rnngen")
+    try:
+        params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+        opt = {}
+        for k, v in arrays.items():
+            if k.startswith("opt/"):
+                _, name, slot = k.split("/")
+                opt.setdefault(name, {})[slot] = v
+        for name, slots in meta.pop("optimizer_scalars", {}).items():
+            opt.setdefault(name, {}).update(slots)
+        _check_shapes(params, meta, path)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"{path} is an inconsistent rnngen checkpoint ({e}); "
+                              "it may be corrupted") from None
+    hidden = arrays.get("state/h")
+    return Checkpoint(params=params, meta=meta, hidden=hidden, optimizer_state=opt)
+
+
+def _check_shapes(params, meta, path):
+    from .engine.model import param_shapes
+
+    m = meta["model"]
+    vocab = meta["vocab"]
+    if not isinstance(vocab, str) or not vocab:
+        raise ValueError("empty vocabulary")
+    want = param_shapes(len(vocab), m["hidden_size"], m["num_layers"])
+    if set(params) != set(want):
+        raise ValueError(f"parameters {sorted(params)} do not match the model config")
+    for name, shape in want.items():
+        arr = params[name]
+        if arr.shape != shape or arr.dtype.kind != "f":
+            raise ValueError(f"{name} has shape {arr.shape} {arr.dtype}, expected {shape}")

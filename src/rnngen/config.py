@@ -1,0 +1,205 @@
+"""Typed configuration: dataclasses mirrored by YAML sections.
+
+Precedence is command-line override > YAML file > the defaults below. An unknown
+key, a wrong type or an out-of-range value is a ConfigError naming key and file.
+"""
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .engine.model import INITS
+from .engine.optim import RULES
+from .errors import ConfigError
+
+SCHEDULES = ("constant", "step", "cosine")
+
+
+@dataclass
+class DataConfig:
+    corpus: str = "tinyshakespeare"  # a UTF-8 file path, or a named corpus (tinyshakespeare)
+    val_fraction: float = 0.1  # the last fraction of the text held out for validation
+
+
+@dataclass
+class ModelConfig:
+    hidden_size: int = 512  # H, units per layer
+    num_layers: int = 1  # L, stacked tanh RNN layers
+    dropout: float = 0.0  # dropout rate on each layer's output while training
+    init: str = "scaled"  # scaled | gaussian | identity | orthogonal (W_hh)
+    init_scale: float = 0.01  # standard deviation for init: gaussian
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # optimizer steps (batches) in all
+    batch_size: int = 64  # N, parallel streams over the training text
+    seq_length: int = 100  # T, steps of truncated backpropagation through time
+    optimizer: str = "adam"  # sgd | adagrad | rmsprop | adam
+    learning_rate: float = 0.002  # base learning rate
+    momentum: float = 0.0  # sgd momentum
+    beta1: float = 0.9  # adam: first-moment decay
+    beta2: float = 0.999  # adam: second-moment decay
+    decay_rate: float = 0.99  # rmsprop: squared-gradient decay
+    epsilon: float = 1e-8  # adam, rmsprop, adagrad: denominator guard
+    weight_decay: float = 0.0  # adam: decoupled weight decay (AdamW) on weight matrices
+    lr_schedule: str = "constant"  # constant | step | cosine
+    lr_decay: float = 0.97  # step schedule: factor applied every lr_decay_every steps
+    lr_decay_every: int = 1000  # step schedule: steps between decays
+    min_lr: float = 0.0  # floor for the step and cosine schedules
+    warmup_steps: int = 0  # linear warmup from 0 over this many steps
+    clip_value: float = 5.0  # clamp gradient entries to +-this (0 turns it off)
+    clip_norm: float = 0.0  # scale gradients to this global norm at most (0 turns it off)
+    eval_every: int = 200  # validate and write the checkpoint every this many steps
+    eval_chars: int = 0  # characters of validation text scored (0: the whole split)
+    seed: int = 1337  # random seed: initialisation, dropout, data offsets
+    output: str = "checkpoints/shakespeare.npz"  # where the checkpoint is written
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _suggest(key, options):
+    close = difflib.get_close_matches(key, options, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _coerce(value, typ, where):
+    """Check a YAML value against a field type; ints are accepted where floats are."""
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, typ):
+        got = "null" if value is None else type(value).__name__
+        raise ConfigError(f"{where} must be {typ.__name__}, got {got} {value!r}")
+    return value
+
+
+def _set(cfg, dotted, value, source):
+    parts = dotted.split(".")
+    if len(parts) != 2 or parts[0] not in SECTIONS:
+        raise ConfigError(f"{source}: unknown key '{dotted}'{_suggest(parts[0], list(SECTIONS))}; "
+                          f"keys look like section.name, with section one of {', '.join(SECTIONS)}")
+    section, name = parts
+    fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+    if name not in fields:
+        raise ConfigError(f"{source}: unknown key '{dotted}'{_suggest(name, list(fields))}")
+    value = _coerce(value, fields[name].type, f"{source}: {dotted}")
+    setattr(getattr(cfg, section), name, value)
+
+
+def from_dict(data, source="config"):
+    """A Config from nested dicts ({section: {key: value}}), validated."""
+    cfg = Config()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections "
+                          f"({', '.join(SECTIONS)}), got {type(data).__name__}")
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section '{section}'"
+                              f"{_suggest(str(section), list(SECTIONS))}")
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: section '{section}' must be a mapping of keys")
+        for key, value in values.items():
+            _set(cfg, f"{section}.{key}", value, source)
+    return cfg
+
+
+def load(path, overrides=()):
+    """Read a YAML config file, apply (dotted key, value) overrides, validate."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; pass --config with a YAML file "
+                          "such as configs/tiny.yaml") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config {path} is a directory; pass --config with a YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+    cfg = from_dict(data, str(path))
+    apply_overrides(cfg, overrides)
+    return cfg
+
+
+def apply_overrides(cfg, overrides, source="command line"):
+    """Set dotted keys (e.g. ('train.steps', 100)) on cfg, then validate it."""
+    for key, value in overrides:
+        _set(cfg, key, value, source)
+    validate(cfg)
+    return cfg
+
+
+def parse_assignment(text):
+    """'train.steps=100' -> ('train.steps', 100); the value is read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key=value (e.g. train.steps=100), got {text!r}")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _need(ok, key, message):
+    if not ok:
+        raise ConfigError(f"{key} {message}")
+
+
+def validate(cfg):
+    """Range checks; raises ConfigError naming the first bad key."""
+    d, m, t = cfg.data, cfg.model, cfg.train
+    _need(d.corpus != "", "data.corpus", "is empty; name a text file or 'tinyshakespeare'")
+    _need(0 < d.val_fraction < 1, "data.val_fraction", f"must be in (0, 1), got {d.val_fraction}")
+    _need(m.hidden_size > 0, "model.hidden_size", f"must be > 0, got {m.hidden_size}")
+    _need(m.num_layers > 0, "model.num_layers", f"must be > 0, got {m.num_layers}")
+    _need(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+    _need(m.init in INITS, "model.init", f"must be one of {', '.join(INITS)}, got {m.init!r}")
+    _need(m.init_scale > 0, "model.init_scale", f"must be > 0, got {m.init_scale}")
+    for key in ("steps", "batch_size", "seq_length", "eval_every", "lr_decay_every"):
+        value = getattr(t, key)
+        _need(value >= 1, f"train.{key}", f"must be >= 1, got {value}")
+    _need(t.optimizer in RULES, "train.optimizer",
+          f"must be one of {', '.join(RULES)}, got {t.optimizer!r}")
+    _need(t.lr_schedule in SCHEDULES, "train.lr_schedule",
+          f"must be one of {', '.join(SCHEDULES)}, got {t.lr_schedule!r}")
+    for key in ("learning_rate", "epsilon"):
+        value = getattr(t, key)
+        _need(math.isfinite(value) and value > 0, f"train.{key}", f"must be > 0, got {value}")
+    for key in ("momentum", "beta1", "beta2", "decay_rate"):
+        value = getattr(t, key)
+        _need(0 <= value < 1, f"train.{key}", f"must be in [0, 1), got {value}")
+    _need(0 < t.lr_decay <= 1, "train.lr_decay", f"must be in (0, 1], got {t.lr_decay}")
+    for key in ("weight_decay", "min_lr", "clip_value", "clip_norm"):
+        value = getattr(t, key)
+        _need(math.isfinite(value) and value >= 0, f"train.{key}", f"must be >= 0, got {value}")
+    for key in ("warmup_steps", "eval_chars", "seed"):
+        value = getattr(t, key)
+        _need(value >= 0, f"train.{key}", f"must be >= 0, got {value}")
+    _need(t.output != "", "train.output", "is empty; name a .npz file")

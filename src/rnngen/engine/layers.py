@@ -1,0 +1,146 @@
+"""Layers as forward/backward pairs (pure NumPy).
+
+Shapes use fixed letters: T time, N batch, D input width, H hidden, V vocabulary.
+Sequences are time-major, (T, N, ...): the recurrence reads one contiguous (N, H)
+slab per step, which is what the matrix products want.
+
+Every ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the
+upstream gradient and that cache. Nothing here allocates per time step except what
+a step must produce; see ``rnn_forward`` and ``rnn_backward`` for the fused loops.
+"""
+import numpy as np
+
+
+def embedding_forward(ids, W):
+    """Look up rows of W: ids (T, N) integers, W (V, H) -> out (T, N, H).
+
+    This is x_t W_xh for one-hot x_t, without building the one-hot matrix.
+    """
+    out = np.take(W, ids, axis=0)
+    return out, (ids, W.shape)
+
+
+def embedding_backward(dout, cache):
+    """dout (T, N, H) -> dW (V, H): rows of dout summed by the id that read them.
+
+    np.add.at does this but is ten times slower; sorting the ids once and summing
+    contiguous runs is exact and fast for any vocabulary size.
+    """
+    ids, (V, H) = cache
+    flat_ids = ids.reshape(-1)
+    order = np.argsort(flat_ids, kind="stable")
+    rows = np.take(dout.reshape(-1, H), order, axis=0)
+    ends = np.cumsum(np.bincount(flat_ids, minlength=V))
+    dW = np.zeros((V, H), dtype=dout.dtype)
+    start = 0
+    for v in range(V):
+        end = ends[v]
+        if end > start:
+            rows[start:end].sum(axis=0, out=dW[v])
+        start = end
+    return dW
+
+
+def affine_forward(x, W, b):
+    """x (..., D), W (D, M), b (M,) -> out (..., M)."""
+    out = x.reshape(-1, W.shape[0]) @ W
+    out += b
+    return out.reshape(*x.shape[:-1], W.shape[1]), (x, W)
+
+
+def affine_backward(dout, cache):
+    """dout (..., M) -> dx (..., D), dW (D, M), db (M,)."""
+    x, W = cache
+    d2 = dout.reshape(-1, W.shape[1])
+    x2 = x.reshape(-1, W.shape[0])
+    dx = (d2 @ W.T).reshape(x.shape)
+    return dx, x2.T @ d2, d2.sum(axis=0)
+
+
+def rnn_step_forward(a, prev_h, Whh):
+    """One step of the recurrence: h = tanh(a + prev_h Whh).
+
+    a (N, H) is the input's contribution x W_xh + b_h; prev_h (N, H); Whh (H, H).
+    """
+    h = np.tanh(a + prev_h @ Whh)
+    return h, (prev_h, Whh, h)
+
+
+def rnn_step_backward(dh, cache):
+    """dh (N, H) -> da (N, H), dprev_h (N, H), dWhh (H, H)."""
+    prev_h, Whh, h = cache
+    da = dh * (1 - h * h)  # backprop through tanh
+    return da, da @ Whh.T, prev_h.T @ da
+
+
+def rnn_forward(a, h0, Whh):
+    """The recurrence over T steps: h_t = tanh(a_t + h_{t-1} Whh).
+
+    a (T, N, H) holds x_t W_xh + b_h for every step, computed beforehand as one
+    large product: only h_{t-1} -> h_t is sequential. h0 (N, H). Returns h (T, N, H).
+    Fused (one buffer, in-place ops) rather than a loop of rnn_step_forward,
+    because per-step allocation costs as much as the product at small N.
+    """
+    T = a.shape[0]
+    h = np.empty_like(a)
+    prev = h0
+    for t in range(T):
+        ht = h[t]
+        np.matmul(prev, Whh, out=ht)
+        ht += a[t]
+        np.tanh(ht, out=ht)
+        prev = ht
+    return h, (h0, Whh, h)
+
+
+def rnn_backward(dh, cache):
+    """dh (T, N, H): loss gradient reaching each h_t from above (not through time).
+
+    Returns da (T, N, H), dh0 (N, H), dWhh (H, H). The reverse loop carries only
+    the (N, H) gradient through time; the weight gradient is one (H, T*N) x (T*N, H)
+    product afterwards instead of T small ones.
+    """
+    h0, Whh, h = cache
+    T, N, H = h.shape
+    da = 1 - h * h  # tanh' for all steps at once; overwritten with da below
+    carry = np.zeros((N, H), dtype=h.dtype)
+    for t in range(T - 1, -1, -1):
+        dat = da[t]
+        np.add(dh[t], carry, out=carry)
+        np.multiply(dat, carry, out=dat)  # backprop through tanh
+        np.matmul(dat, Whh.T, out=carry)
+    dWhh = h0.T @ da[0]
+    if T > 1:
+        dWhh += h[:-1].reshape(-1, H).T @ da[1:].reshape(-1, H)
+    return da, carry, dWhh
+
+
+def dropout_mask(shape, p, rng, dtype):
+    """Inverted dropout: keep with probability 1-p and scale by 1/(1-p)."""
+    keep = rng.random(shape, dtype=dtype) >= p
+    return keep.astype(dtype) / dtype.type(1 - p)
+
+
+def softmax_cross_entropy(logits, targets):
+    """logits (M, V), targets (M,) ints -> (mean loss in nats, dlogits (M, V)).
+
+    The loss is summed over every position and divided by M = T*N, i.e. nats per
+    character, so learning rates and clipping do not depend on the batch shape.
+    """
+    M = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    sums = shifted.sum(axis=1, keepdims=True)
+    rows = np.arange(M)
+    picked = shifted[rows, targets] / sums[:, 0]
+    loss = -np.log(picked, dtype=np.float64).sum() / M
+    probs = shifted / sums
+    probs[rows, targets] -= 1
+    probs /= M
+    return float(loss), probs
+
+
+def log_probs(logits):
+    """Row-wise log-softmax, logits (M, V) -> (M, V), computed stably."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

@@ -1,0 +1,145 @@
+"""The character language model: stacked tanh RNN layers and a softmax decoder.
+
+Parameters live in one dict (shapes for L layers, hidden H, vocabulary V):
+    Wxh0 (V, H)   layer 0 input weights, read by character id
+    Wxh{l} (H, H) layer l > 0 input weights, reading layer l-1's hidden states
+    Whh{l} (H, H) recurrent weights;  bh{l} (H,) hidden bias
+    Why (H, V), by (V,) decoder
+Gradients come back in a dict with the same keys. Hidden state is (L, N, H).
+"""
+import numpy as np
+
+from . import layers
+
+INITS = ("scaled", "gaussian", "identity", "orthogonal")
+
+
+def param_shapes(vocab_size, hidden_size, num_layers):
+    """Name -> shape for every parameter, in a fixed order."""
+    shapes = {}
+    for l in range(num_layers):
+        shapes[f"Wxh{l}"] = (vocab_size if l == 0 else hidden_size, hidden_size)
+        shapes[f"Whh{l}"] = (hidden_size, hidden_size)
+        shapes[f"bh{l}"] = (hidden_size,)
+    shapes["Why"] = (hidden_size, vocab_size)
+    shapes["by"] = (vocab_size,)
+    return shapes
+
+
+def _orthogonal(rng, n):
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))  # sign fix makes q uniformly distributed
+
+
+def init_params(vocab_size, hidden_size, num_layers, rng, init="scaled",
+                init_scale=0.01, dtype=np.float32):
+    """Fresh parameters.
+
+    scaled:     weights uniform in +-1/sqrt(fan_in), where fan_in counts the inputs
+                a unit sums (1 for the character lookup, H for hidden inputs);
+                the PyTorch/LeCun default, which trains well without tuning.
+    gaussian:   every weight N(0, init_scale^2): the classic min-char-rnn 0.01.
+    identity:   as scaled, but W_hh = I (Le et al., 2015).
+    orthogonal: as scaled, but W_hh a random orthogonal matrix (Saxe et al., 2014).
+    Biases start at zero.
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; expected one of {', '.join(INITS)}")
+    params = {}
+    for name, shape in param_shapes(vocab_size, hidden_size, num_layers).items():
+        if name.startswith("b"):
+            w = np.zeros(shape)
+        elif init == "gaussian":
+            w = rng.standard_normal(shape) * init_scale
+        elif name.startswith("Whh") and init == "identity":
+            w = np.eye(hidden_size)
+        elif name.startswith("Whh") and init == "orthogonal":
+            w = _orthogonal(rng, hidden_size)
+        else:
+            fan_in = 1 if name == "Wxh0" else shape[0]
+            bound = 1 / np.sqrt(fan_in)
+            w = rng.uniform(-bound, bound, shape)
+        params[name] = np.ascontiguousarray(w, dtype=dtype)
+    return params
+
+
+def model_shape(params):
+    """(V, H, L) read off a parameter dict."""
+    V, H = params["Wxh0"].shape
+    L = sum(1 for k in params if k.startswith("Whh"))
+    return V, H, L
+
+
+def forward(params, inputs, h0, dropout=0.0, rng=None):
+    """inputs (T, N) ids, h0 (L, N, H) -> logits (T, N, V), hT (L, N, H), cache.
+
+    Dropout (inverted, rate ``dropout``) applies to each layer's output where it
+    feeds the next layer or the decoder, as in char-rnn; it needs ``rng``.
+    """
+    L = h0.shape[0]
+    hT = np.empty_like(h0)
+    caches = []
+    x = None
+    for l in range(L):
+        if l == 0:
+            a, in_cache = layers.embedding_forward(inputs, params["Wxh0"])
+            a += params["bh0"]
+            mask = None
+        else:
+            x, mask = _drop(x, dropout, rng)
+            a, in_cache = layers.affine_forward(x, params[f"Wxh{l}"], params[f"bh{l}"])
+        x, rnn_cache = layers.rnn_forward(a, h0[l], params[f"Whh{l}"])
+        hT[l] = x[-1]
+        caches.append((in_cache, mask, rnn_cache))
+    x, mask = _drop(x, dropout, rng)
+    logits, out_cache = layers.affine_forward(x, params["Why"], params["by"])
+    return logits, hT, (caches, mask, out_cache)
+
+
+def _drop(x, p, rng):
+    if not p:
+        return x, None
+    mask = layers.dropout_mask(x.shape, p, rng, x.dtype)
+    return x * mask, mask
+
+
+def backward(dlogits, cache):
+    """dlogits (T, N, V) -> grads (same keys as params), dh0 (L, N, H)."""
+    caches, mask, out_cache = cache
+    grads = {}
+    dx, grads["Why"], grads["by"] = layers.affine_backward(dlogits, out_cache)
+    L = len(caches)
+    dh0 = None
+    for l in range(L - 1, -1, -1):
+        if mask is not None:
+            dx *= mask
+        in_cache, mask, rnn_cache = caches[l]
+        da, dh0_l, grads[f"Whh{l}"] = layers.rnn_backward(dx, rnn_cache)
+        if dh0 is None:
+            dh0 = np.empty((L,) + dh0_l.shape, dtype=dh0_l.dtype)
+        dh0[l] = dh0_l
+        grads[f"bh{l}"] = da.sum(axis=(0, 1))
+        if l == 0:
+            grads["Wxh0"] = layers.embedding_backward(da, in_cache)
+        else:
+            dx, grads[f"Wxh{l}"], _ = layers.affine_backward(da, in_cache)
+    return grads, dh0
+
+
+def loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None):
+    """Mean cross-entropy (nats/char) of predicting targets (T, N) from inputs (T, N).
+
+    Returns (loss, grads, dh0, hT): hT is the hidden state to carry into the next
+    batch; dh0 is the gradient with respect to h0 (for gradient checks).
+    """
+    logits, hT, cache = forward(params, inputs, h0, dropout, rng)
+    T, N, V = logits.shape
+    loss, dlogits = layers.softmax_cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
+    grads, dh0 = backward(dlogits.reshape(T, N, V), cache)
+    return loss, grads, dh0, hT
+
+
+def zero_state(params, batch_size):
+    """A zero hidden state (L, N, H) in the parameters' dtype."""
+    V, H, L = model_shape(params)
+    return np.zeros((L, batch_size, H), dtype=params["Whh0"].dtype)

@@ -1,0 +1,29 @@
+"""The errors rnngen raises for a user's mistake or an outside fault.
+
+The command line turns each into a one-line message and an exit code; nothing
+below it prints or exits.
+"""
+
+
+class RnngenError(Exception):
+    """Base of every error meant for the user; str() is the whole message."""
+
+
+class ConfigError(RnngenError):
+    """A config file or override is missing, malformed or out of range."""
+
+
+class CorpusError(RnngenError):
+    """A corpus cannot be read, fetched or used."""
+
+
+class CheckpointError(RnngenError):
+    """A checkpoint cannot be read, written or used."""
+
+
+class VocabularyError(RnngenError):
+    """Text holds characters the model's vocabulary lacks."""
+
+
+class TrainingDiverged(RnngenError):
+    """The loss stopped being a finite number."""

@@ -1,0 +1,81 @@
+"""Scoring text with a model: cross-entropy in nats and bits per character."""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import layers, model
+
+
+@dataclass
+class Score:
+    nats: float  # mean cross-entropy, nats per character
+    chars: int  # characters scored
+
+    @property
+    def bits(self):
+        return self.nats / math.log(2)
+
+    @property
+    def perplexity(self):
+        return math.exp(self.nats)
+
+    def as_dict(self):
+        return {"nats_per_char": self.nats, "bits_per_char": self.bits,
+                "perplexity": self.perplexity, "chars": self.chars}
+
+
+def score(params, ids, streams=64, seq_length=256, warmup=128):
+    """Mean cross-entropy of predicting ids[1:] from the characters before each.
+
+    Every prediction is scored exactly once. For speed the text is cut into up to
+    ``streams`` contiguous pieces run side by side; each piece starts ``warmup``
+    characters early (unscored) so its first predictions see context, as a single
+    pass over the whole text would.
+    """
+    n = len(ids) - 1  # predictions to make
+    if n < 1:
+        raise ValueError("scoring needs at least two characters")
+    N = max(1, min(streams, n // max(warmup, 1)))
+    chunk = -(-n // N)
+    starts = [max(0, i * chunk - warmup) for i in range(N)]
+    ends = [min((i + 1) * chunk, n) for i in range(N)]
+    length = max(e - s for s, e in zip(starts, ends))
+    inputs = np.zeros((length, N), dtype=np.intp)
+    targets = np.zeros((length, N), dtype=np.intp)
+    scored = np.zeros((length, N), dtype=bool)
+    for i, (s, e) in enumerate(zip(starts, ends)):
+        inputs[: e - s, i] = ids[s:e]
+        targets[: e - s, i] = ids[s + 1:e + 1]
+        scored[max(0, i * chunk - s): e - s, i] = True
+    h = model.zero_state(params, N)
+    total = 0.0
+    for t0 in range(0, length, seq_length):
+        window = slice(t0, t0 + seq_length)
+        logits, h, _ = model.forward(params, inputs[window], h)
+        T, _, V = logits.shape
+        logp = layers.log_probs(logits.reshape(-1, V))
+        picked = logp[np.arange(T * N), targets[window].reshape(-1)]
+        total -= float(picked[scored[window].reshape(-1)].sum(dtype=np.float64))
+    return Score(total / n, n)
+
+
+def checkpoint_score(ckpt, text=None, source="text"):
+    """Score ``text`` with a checkpoint's model, or, when text is None, the validation
+    split of the corpus the checkpoint was trained on (the same split training used)."""
+    from .corpus import Vocabulary, load_corpus
+    from .errors import CorpusError
+
+    vocab = Vocabulary(ckpt.vocab_chars)
+    if text is not None:
+        ids = vocab.encode(text, what=source)
+    else:
+        data = ckpt.meta["data"]
+        corpus = load_corpus(data["corpus"])
+        if corpus.vocab.chars != ckpt.vocab_chars:
+            raise CorpusError(f"{corpus.source} is not the corpus this checkpoint was trained "
+                              "on (its vocabulary differs); pass --corpus with the text to score")
+        ids = corpus.split(data["val_fraction"])[1]
+    if len(ids) < 2:
+        raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
+    return score(ckpt.params, ids)

@@ -1,0 +1,243 @@
+"""The training loop, as a generator of per-step statistics.
+
+``Trainer.run()`` yields a ``StepStats`` after every optimizer step; the caller
+(the CLI, a notebook) decides what to show. Checkpoints are written at every
+validation, at the end, and when ``request_stop`` is called (between steps, so a
+checkpoint never holds a half-applied update).
+"""
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, checkpoint, evaluation
+from .engine import model, optim
+from .errors import CheckpointError, CorpusError, TrainingDiverged
+
+
+@dataclass
+class StepStats:
+    step: int  # steps done so far
+    total_steps: int
+    loss: float  # this batch's training loss, nats/char
+    learning_rate: float
+    chars_per_sec: float  # training throughput over this step
+    val_loss: float = None  # set on steps that validated
+    best_val_loss: float = None
+    checkpoint: str = None  # set on steps that wrote a checkpoint
+
+
+class Batches:
+    """N parallel streams over the training ids, served T steps at a time.
+
+    The text is cut into N contiguous streams; batch k holds positions
+    offset + k*T ... + T of every stream (inputs) and the characters one later
+    (targets), so each stream's hidden state carries over from batch to batch.
+    Each epoch starts at a random offset in [0, T), so epochs do not repeat the
+    same windows, and with a fresh (zero) hidden state.
+    """
+
+    def __init__(self, ids, batch_size, seq_length):
+        self.ids, self.N, self.T = ids, batch_size, seq_length
+        self.stream_len = (len(ids) - 1) // batch_size
+        if self.stream_len < seq_length:
+            need = batch_size * seq_length + 1
+            raise CorpusError(
+                f"the training text has {len(ids)} characters, fewer than one batch needs "
+                f"({need} = batch_size x seq_length + 1); lower train.batch_size or "
+                "train.seq_length, or use a longer corpus")
+        self.starts = np.arange(batch_size) * self.stream_len
+        self.steps = np.arange(seq_length + 1)
+        self.epoch, self.offset, self.index = 0, 0, None  # index None: epoch not begun
+
+    def next(self, rng):
+        """(inputs (T, N), targets (T, N), new_epoch)."""
+        new_epoch = self.index is None or self.offset + (self.index + 1) * self.T > self.stream_len
+        if new_epoch:
+            if self.index is not None:
+                self.epoch += 1
+            self.offset = int(rng.integers(0, min(self.T, self.stream_len - self.T + 1)))
+            self.index = 0
+        pos = self.starts[:, None] + self.offset + self.index * self.T + self.steps  # (N, T+1)
+        window = self.ids[pos].T  # (T+1, N)
+        self.index += 1
+        return window[:-1], window[1:], new_epoch
+
+    def position(self):
+        return {"epoch": self.epoch, "offset": self.offset, "index": self.index}
+
+    def restore(self, pos):
+        self.epoch, self.offset, self.index = pos["epoch"], pos["offset"], pos["index"]
+
+
+def best_path(output):
+    """Where the best-by-validation checkpoint is kept beside the output."""
+    output = Path(output)
+    return output.with_name(output.stem + ".best" + output.suffix)
+
+
+class Trainer:
+    """Trains a model on a corpus under a Config; resumes from a Checkpoint if given."""
+
+    def __init__(self, cfg, corpus, resume=None, dtype=np.float32):
+        self.cfg, self.corpus = cfg, corpus
+        t = cfg.train
+        self.train_ids, self.val_ids = corpus.split(cfg.data.val_fraction)
+        if len(self.val_ids) < 2:
+            raise CorpusError(f"the validation split of {corpus.source} has fewer than 2 "
+                              "characters; raise data.val_fraction or use a longer corpus")
+        if t.eval_chars:
+            self.val_ids = self.val_ids[: t.eval_chars + 1]
+        self.batches = Batches(self.train_ids, t.batch_size, t.seq_length)
+        self.rng = np.random.default_rng(t.seed)
+        m = cfg.model
+        self.params = model.init_params(len(corpus.vocab), m.hidden_size, m.num_layers,
+                                        self.rng, m.init, m.init_scale, dtype)
+        self.hidden = model.zero_state(self.params, t.batch_size)
+        self.update = optim.RULES[t.optimizer]
+        hyper = {k: getattr(t, k) for k in ("momentum", "beta1", "beta2", "decay_rate",
+                                            "epsilon", "weight_decay")}
+        self.opt = {name: dict(hyper) for name in self.params}
+        self.step, self.history, self.best_val = 0, [], math.inf
+        self.seconds = 0.0
+        self._stop = None
+        if resume is not None:
+            self._restore(resume)
+
+    # -- resuming -------------------------------------------------------------
+    def _restore(self, ckpt):
+        m, meta = self.cfg.model, ckpt.meta
+        if meta["vocab"] != self.corpus.vocab.chars:
+            raise CheckpointError(
+                "cannot resume: the checkpoint's vocabulary differs from this corpus's "
+                f"({len(meta['vocab'])} vs {len(self.corpus.vocab)} characters); "
+                "train on the same corpus or start a new run")
+        old = meta["model"]
+        for key in ("hidden_size", "num_layers"):
+            if old[key] != getattr(m, key):
+                raise CheckpointError(
+                    f"cannot resume: the checkpoint has model.{key} = {old[key]} but the config "
+                    f"says {getattr(m, key)}; use the config it was trained with")
+        if meta["train"]["optimizer"] != self.cfg.train.optimizer:
+            raise CheckpointError(
+                f"cannot resume: the checkpoint was trained with {meta['train']['optimizer']}, "
+                f"the config says {self.cfg.train.optimizer}; keep the optimizer to resume")
+        dtype = self.params["Whh0"].dtype
+        self.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in ckpt.params.items()}
+        for name, slots in ckpt.optimizer_state.items():
+            for slot, value in slots.items():
+                self.opt[name][slot] = (np.array(value, dtype=dtype)
+                                        if isinstance(value, np.ndarray) else value)
+        self.step = meta["step"]
+        self.history = meta.get("history", [])
+        self.best_val = meta.get("best_val", math.inf) or math.inf
+        self.seconds = meta.get("train_seconds", 0.0)
+        self.rng.bit_generator.state = meta["rng"]
+        t, old_t = self.cfg.train, meta["train"]
+        same_shape = (old_t["batch_size"], old_t["seq_length"]) == (t.batch_size, t.seq_length)
+        if same_shape and ckpt.hidden is not None:
+            self.batches.restore(meta["position"])
+            self.hidden = np.array(ckpt.hidden, dtype=dtype)
+        # else: a new batch shape starts a fresh epoch with a zero state
+
+    # -- control --------------------------------------------------------------
+    def request_stop(self, reason="interrupted"):
+        """Ask run() to write a checkpoint and return after the current step."""
+        self._stop = reason
+
+    @property
+    def stop_reason(self):
+        return self._stop
+
+    def learning_rate(self):
+        t = self.cfg.train
+        return optim.learning_rate(self.step, t.learning_rate, t.lr_schedule, t.steps,
+                                   t.warmup_steps, t.lr_decay, t.lr_decay_every, t.min_lr)
+
+    # -- the loop -------------------------------------------------------------
+    def run(self):
+        t = self.cfg.train
+        dropout = self.cfg.model.dropout
+        chars = t.batch_size * t.seq_length
+        since_eval = []
+        while self.step < t.steps:
+            if self._stop:
+                self.save(t.output)
+                return
+            started = time.perf_counter()
+            inputs, targets, new_epoch = self.batches.next(self.rng)
+            if new_epoch:
+                self.hidden[:] = 0
+            lr = self.learning_rate()
+            loss, grads, _, self.hidden = model.loss_and_grads(
+                self.params, inputs, targets, self.hidden, dropout, self.rng)
+            self._clip(grads, loss)
+            for name, w in self.params.items():
+                self.opt[name]["learning_rate"] = lr
+                self.update(w, grads[name], self.opt[name])
+            self.step += 1
+            elapsed = time.perf_counter() - started
+            self.seconds += elapsed
+            since_eval.append(loss)
+            stats = StepStats(self.step, t.steps, loss, lr, chars / max(elapsed, 1e-9))
+            if self.step % t.eval_every == 0 or self.step == t.steps:
+                self._validate(stats, float(np.mean(since_eval)))
+                since_eval = []
+            yield stats
+
+    def _clip(self, grads, loss):
+        t = self.cfg.train
+        norm = optim.clip_by_norm(grads, t.clip_norm) if t.clip_norm else 0.0
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            raise TrainingDiverged(
+                f"training diverged at step {self.step + 1} (loss is {loss}); the last good "
+                f"checkpoint is {self.cfg.train.output} if one was written; lower "
+                f"train.learning_rate (now {t.learning_rate}) or set train.clip_norm, and "
+                "resume or start again")
+        if t.clip_value:
+            optim.clip_by_value(grads, t.clip_value)
+
+    def _validate(self, stats, train_loss):
+        t = self.cfg.train
+        started = time.perf_counter()
+        val = evaluation.score(self.params, self.val_ids).nats
+        self.seconds += time.perf_counter() - started
+        self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val,
+                             "seconds": round(self.seconds, 3)})
+        stats.val_loss = val
+        if val < self.best_val:
+            self.best_val = val
+            self.save(best_path(t.output))
+        stats.best_val_loss = self.best_val
+        self.save(t.output)
+        stats.checkpoint = t.output
+
+    def checkpoint(self):
+        """The current state as a Checkpoint (arrays are shared, not copied)."""
+        opt = {name: {k: v for k, v in slots.items() if k in STATE_SLOTS}
+               for name, slots in self.opt.items()}
+        meta = {
+            "created_by": f"rnngen {__version__}",
+            "model": dataclasses.asdict(self.cfg.model),
+            "train": dataclasses.asdict(self.cfg.train),
+            "data": dict(dataclasses.asdict(self.cfg.data), sha256=self.corpus.sha256,
+                         chars=int(len(self.corpus.ids))),
+            "vocab": self.corpus.vocab.chars,
+            "step": self.step,
+            "position": self.batches.position(),
+            "rng": self.rng.bit_generator.state,
+            "history": self.history,
+            "best_val": None if math.isinf(self.best_val) else self.best_val,
+            "train_seconds": self.seconds,
+        }
+        return checkpoint.Checkpoint(self.params, meta, self.hidden, opt)
+
+    def save(self, path):
+        checkpoint.save(path, self.checkpoint())
+
+
+# Optimizer entries that are state (saved in checkpoints), not hyperparameters.
+STATE_SLOTS = ("m", "v", "t", "cache", "velocity")

@@ -160,7 +160,6 @@ class Trainer:
     # -- the loop -------------------------------------------------------------
     def run(self):
         t = self.cfg.train
-        dropout = self.cfg.model.dropout
         chars = t.batch_size * t.seq_length
         since_eval = []
         while self.step < t.steps:
@@ -172,13 +171,7 @@ class Trainer:
             if new_epoch:
                 self.hidden[:] = 0
             lr = self.learning_rate()
-            loss, grads, _, self.hidden = model.loss_and_grads(
-                self.params, inputs, targets, self.hidden, dropout, self.rng)
-            self._clip(grads, loss)
-            for name, w in self.params.items():
-                self.opt[name]["learning_rate"] = lr
-                self.update(w, grads[name], self.opt[name])
-            self.step += 1
+            loss = self.train_step(inputs, targets, lr)
             elapsed = time.perf_counter() - started
             self.seconds += elapsed
             since_eval.append(loss)
@@ -187,6 +180,21 @@ class Trainer:
                 self._validate(stats, float(np.mean(since_eval)))
                 since_eval = []
             yield stats
+
+    def train_step(self, inputs, targets, lr):
+        """One optimizer step on inputs/targets (T, N), carrying the hidden state.
+
+        Returns the batch's loss (nats/char). Raises TrainingDiverged, before any
+        weight changes, if the loss or gradient norm is not finite.
+        """
+        loss, grads, _, self.hidden = model.loss_and_grads(
+            self.params, inputs, targets, self.hidden, self.cfg.model.dropout, self.rng)
+        self._clip(grads, loss)
+        for name, w in self.params.items():
+            self.opt[name]["learning_rate"] = lr
+            self.update(w, grads[name], self.opt[name])
+        self.step += 1
+        return loss
 
     def _clip(self, grads, loss):
         t = self.cfg.train

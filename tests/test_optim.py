@@ -1,0 +1,70 @@
+"""Update rules, clipping and schedules."""
+import math
+
+import numpy as np
+import pytest
+
+from rnngen.engine import model, optim
+
+
+@pytest.mark.parametrize("rule", sorted(optim.RULES))
+def test_every_rule_minimises_a_quadratic(rule):
+    target = np.array([1.0, -2.0, 3.0])
+    w = np.zeros(3)
+    config = {"learning_rate": {"sgd": 0.1, "adagrad": 0.5, "rmsprop": 0.01, "adam": 0.05}[rule]}
+    for _ in range(500):
+        w, config = optim.RULES[rule](w, 2 * (w - target), config)
+    assert np.abs(w - target).max() < 0.05, (rule, w)
+
+
+def test_adam_first_step_moves_each_weight_by_the_learning_rate():
+    w = np.zeros(3)
+    optim.adam(w, np.array([0.5, -3.0, 1e-3]), {"learning_rate": 0.01})
+    np.testing.assert_allclose(w, [-0.01, 0.01, -0.01], rtol=1e-3)  # eps shows at 1e-3
+
+
+def test_sgd_momentum_accumulates():
+    w = np.zeros(1)
+    cfg = {"learning_rate": 1.0, "momentum": 0.9}
+    optim.sgd(w, np.ones(1), cfg)
+    optim.sgd(w, np.ones(1), cfg)
+    np.testing.assert_allclose(w, [-1 - 1.9])
+
+
+def test_adamw_decays_matrices_not_biases():
+    W, b = np.ones((2, 2)), np.ones(2)
+    for x in (W, b):
+        optim.adam(x, np.zeros_like(x), {"learning_rate": 0.1, "weight_decay": 0.5})
+    np.testing.assert_allclose(W, 0.95)
+    np.testing.assert_allclose(b, 1.0)
+
+
+def test_clip_by_value_and_by_norm():
+    grads = {"a": np.array([10.0, -10.0, 1.0]), "b": np.array([[-7.0]])}
+    optim.clip_by_value(grads, 5)
+    assert grads["a"].tolist() == [5, -5, 1] and grads["b"].item() == -5
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([4.0])}
+    assert optim.clip_by_norm(grads, 1.0) == pytest.approx(5.0)
+    assert optim.global_norm(grads) == pytest.approx(1.0)
+    np.testing.assert_allclose(grads["a"], [0.6, 0.0])
+
+
+def test_schedules():
+    lr = optim.learning_rate
+    assert lr(500, 0.1) == 0.1
+    assert lr(2500, 0.1, "step", decay=0.5, decay_every=1000) == pytest.approx(0.025)
+    assert lr(0, 0.1, "cosine", total_steps=100) == pytest.approx(0.1)
+    assert lr(50, 0.1, "cosine", total_steps=100) == pytest.approx(0.05)
+    assert lr(100, 0.1, "cosine", total_steps=100, min_lr=0.01) == pytest.approx(0.01)
+    assert lr(4, 0.1, "cosine", total_steps=100, warmup_steps=10) == pytest.approx(0.05)
+
+
+def test_identity_and_orthogonal_inits():
+    rng = np.random.default_rng(0)
+    p = model.init_params(5, 8, 2, rng, init="identity", dtype=np.float64)
+    np.testing.assert_array_equal(p["Whh1"], np.eye(8))
+    p = model.init_params(5, 8, 2, rng, init="orthogonal", dtype=np.float64)
+    np.testing.assert_allclose(p["Whh0"] @ p["Whh0"].T, np.eye(8), atol=1e-12)
+    p = model.init_params(5, 8, 1, rng, init="gaussian", init_scale=0.01, dtype=np.float64)
+    assert 0.005 < p["Whh0"].std() < 0.015
+    assert not any(p[k].any() for k in p if k.startswith("b"))

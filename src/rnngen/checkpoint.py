@@ -95,6 +95,14 @@ def load(path):
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a directory; pass a .npz file")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}") from None
+    if magic != b"PK\x03\x04":  # every .npz is a zip archive
+        raise CheckpointError(f"{path} is not an .npz archive; it may be truncated or "
+                              "corrupted, or not a checkpoint at all: use another copy")
+    try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except ValueError as e:

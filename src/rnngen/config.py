@@ -81,6 +81,11 @@ def _coerce(value, typ, where):
     """Check a YAML value against a field type; ints are accepted where floats are."""
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if typ is float and isinstance(value, str):
+        try:  # PyYAML reads 1e-8 (no dot) as a string; take it as the number meant
+            return float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, typ):
         got = "null" if value is None else type(value).__name__
         raise ConfigError(f"{where} must be {typ.__name__}, got {got} {value!r}")

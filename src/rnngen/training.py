@@ -103,6 +103,7 @@ class Trainer:
         self.opt = {name: dict(hyper) for name in self.params}
         self.step, self.history, self.best_val = 0, [], math.inf
         self.seconds = 0.0
+        self.recent_losses = []  # training losses since the last validation
         self._stop = None
         if resume is not None:
             self._restore(resume)
@@ -135,6 +136,7 @@ class Trainer:
         self.history = meta.get("history", [])
         self.best_val = meta.get("best_val", math.inf) or math.inf
         self.seconds = meta.get("train_seconds", 0.0)
+        self.recent_losses = meta.get("recent_losses", [])
         self.rng.bit_generator.state = meta["rng"]
         t, old_t = self.cfg.train, meta["train"]
         same_shape = (old_t["batch_size"], old_t["seq_length"]) == (t.batch_size, t.seq_length)
@@ -161,7 +163,6 @@ class Trainer:
     def run(self):
         t = self.cfg.train
         chars = t.batch_size * t.seq_length
-        since_eval = []
         while self.step < t.steps:
             if self._stop:
                 self.save(t.output)
@@ -174,11 +175,11 @@ class Trainer:
             loss = self.train_step(inputs, targets, lr)
             elapsed = time.perf_counter() - started
             self.seconds += elapsed
-            since_eval.append(loss)
+            self.recent_losses.append(loss)
             stats = StepStats(self.step, t.steps, loss, lr, chars / max(elapsed, 1e-9))
             if self.step % t.eval_every == 0 or self.step == t.steps:
-                self._validate(stats, float(np.mean(since_eval)))
-                since_eval = []
+                self._validate(stats, float(np.mean(self.recent_losses)))
+                self.recent_losses = []
             yield stats
 
     def train_step(self, inputs, targets, lr):
@@ -240,6 +241,7 @@ class Trainer:
             "history": self.history,
             "best_val": None if math.isinf(self.best_val) else self.best_val,
             "train_seconds": self.seconds,
+            "recent_losses": self.recent_losses,
         }
         return checkpoint.Checkpoint(self.params, meta, self.hidden, opt)
 

@@ -1,0 +1,411 @@
+"""Training and sampling speed of rnngen's engine against a PyTorch peer.
+
+Both train the same shape on the same tinyshakespeare batches, taking turns:
+each round times a warm-up step and then K steps of rnngen, then the same for
+PyTorch, so drift in the machine's speed (turbo, neighbours) hits both alike.
+The script also measures per-character sampling, the float32 matmul peak of
+each library, and the peak RSS of a training run of each (in a subprocess, so
+neither library's memory counts against the other).
+
+    python bench/bench_engine.py                 # hidden 512, 1 layer, 64 x 100
+    python bench/bench_engine.py --hidden 128    # the small shape
+    python bench/bench_engine.py --json bench/results/engine.json
+
+PyTorch is needed only for the peer; without it the rnngen half still runs.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "tinyshakespeare.txt"
+NO_TORCH = "PyTorch is not installed: pip install torch==2.13.0 (CPU) to run the peer"
+EMBED = 64  # the peer's embedding width (rnngen reads W_xh rows by character id)
+SAMPLE_CHARS = 2000
+SAMPLE_REPEATS = 5
+SEED_TEXT_CHARS = 20
+SGEMM_SIZE = 2048
+MEMORY_STEPS = 3  # timed steps in each peak-RSS child, after one warm-up step
+
+# numpy and torch read their thread counts when first imported, so they are
+# imported by load_libraries() once the environment is set, not at the top.
+np = None
+torch = None
+
+
+def load_libraries(threads, with_torch=True):
+    global np, torch
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import numpy
+    np = numpy
+    if with_torch:
+        try:
+            import torch as torch_module
+        except ImportError:
+            return
+        torch_module.set_num_threads(threads)
+        torch = torch_module
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--hidden", type=int, default=512, help="hidden units per layer (H)")
+    p.add_argument("--layers", type=int, default=1, help="stacked RNN layers (L)")
+    p.add_argument("--batch", type=int, default=64, help="parallel streams (N)")
+    p.add_argument("--seq", type=int, default=100, help="BPTT length (T)")
+    p.add_argument("--threads", type=int, default=2, help="BLAS / torch threads")
+    p.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
+    p.add_argument("--steps-per-round", type=int, default=6,
+                   help="timed training steps of each library per round (K)")
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="UTF-8 text to train on")
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    p.add_argument("--child", choices=("rnngen", "torch"), help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+# -- the two trainers --------------------------------------------------------
+
+def rnngen_trainer(args, corpus):
+    """The Trainer `rnngen train` would build for this shape (Adam 2e-3, clip 5)."""
+    from rnngen import config
+    from rnngen.training import Trainer
+
+    cfg = config.Config()
+    cfg.data.corpus = str(args.corpus)
+    cfg.model.hidden_size, cfg.model.num_layers = args.hidden, args.layers
+    t = cfg.train
+    t.batch_size, t.seq_length = args.batch, args.seq
+    t.optimizer, t.learning_rate, t.clip_value, t.clip_norm = "adam", 2e-3, 5.0, 0.0
+    config.validate(cfg)
+    return Trainer(cfg, corpus)
+
+
+def rnngen_step_fn(trainer, lr=2e-3):
+    """step(batch) -> loss; a new epoch starts from a zero state, as Trainer.run does."""
+    def step(batch):
+        inputs, targets, new_epoch = batch
+        if new_epoch:
+            trainer.hidden[:] = 0
+        return trainer.train_step(inputs, targets, lr)
+    return step
+
+
+def make_torch_peer(vocab_size, hidden, layers):
+    nn = torch.nn
+
+    class Peer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(vocab_size, EMBED)
+            self.rnn = nn.RNN(EMBED, hidden, num_layers=layers, nonlinearity="tanh")
+            self.decode = nn.Linear(hidden, vocab_size)
+
+        def forward(self, ids, h):  # ids (T, N), time-major like rnngen
+            out, h = self.rnn(self.embed(ids), h)
+            return self.decode(out), h
+
+    torch.manual_seed(0)
+    return Peer()
+
+
+def torch_step_fn(peer):
+    """step(batch) -> loss for the peer: the usual PyTorch char-RNN training step."""
+    F = torch.nn.functional
+    opt = torch.optim.Adam(peer.parameters(), lr=2e-3)
+    state = {"h": None}
+
+    def step(batch):
+        inputs, targets, new_epoch = batch
+        if new_epoch:
+            state["h"] = None  # zeros
+        logits, h = peer(inputs, state["h"])
+        state["h"] = h.detach()  # carry the state, truncate the gradient
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(peer.parameters(), 5.0)
+        opt.step()
+        return loss.item()
+    return step
+
+
+def make_batches(train_ids, args, count):
+    """count consecutive (inputs, targets, new_epoch) batches, (T, N) uint8."""
+    from rnngen.training import Batches
+
+    batches = Batches(train_ids, args.batch, args.seq)
+    rng = np.random.default_rng(0)
+    return [batches.next(rng) for _ in range(count)]
+
+
+def as_torch(batches):
+    return [(torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64)), new)
+            for x, y, new in batches]
+
+
+def time_steps(step, batches):
+    """Run batches[0] as warm-up, then time the rest; returns chars/s."""
+    step(batches[0])
+    started = time.perf_counter()
+    for batch in batches[1:]:
+        step(batch)
+    seconds = time.perf_counter() - started
+    T, N = batches[0][0].shape
+    return (len(batches) - 1) * T * N / seconds
+
+
+# -- sampling ----------------------------------------------------------------
+
+def rnngen_sample_fn(params, seed_ids):
+    from rnngen.engine.sampling import generate
+
+    def sample(n):
+        ids = list(generate(params, seed_ids, n, np.random.default_rng(0)))
+        assert len(ids) == n
+    return sample
+
+
+def torch_sample_fn(peer, seed_ids):
+    """One character at a time: embed, one RNN step, decode, softmax, multinomial."""
+    seed = torch.from_numpy(seed_ids.astype(np.int64)).view(-1, 1)  # (S, 1)
+
+    @torch.no_grad()
+    def sample(n):
+        gen = torch.Generator().manual_seed(0)
+        out, h = peer.rnn(peer.embed(seed))
+        logits = peer.decode(out[-1, 0])
+        ids = []
+        for _ in range(n):
+            probs = torch.softmax(logits, dim=-1)  # temperature 1
+            idx = torch.multinomial(probs, 1, generator=gen)
+            ids.append(idx.item())
+            out, h = peer.rnn(peer.embed(idx.view(1, 1)), h)
+            logits = peer.decode(out[0, 0])
+    return sample
+
+
+def time_sampling(sample, n=SAMPLE_CHARS):
+    started = time.perf_counter()
+    sample(n)
+    return n / (time.perf_counter() - started)
+
+
+# -- machine -----------------------------------------------------------------
+
+def sgemm_gflops(matmul, make, n=SGEMM_SIZE, repeats=5):
+    """Best float32 n x n matmul rate, in GFLOP/s (2 n^3 flops per product)."""
+    a, b, out = make(n), make(n), make(n)
+    matmul(a, b, out=out)  # warm-up: thread pool start, page faults
+    best = min(_timed(matmul, a, b, out) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(matmul, a, b, out):
+    started = time.perf_counter()
+    matmul(a, b, out=out)
+    return time.perf_counter() - started
+
+
+def numpy_sgemm():
+    rng = np.random.default_rng(0)
+    return sgemm_gflops(np.matmul, lambda n: rng.standard_normal((n, n), dtype=np.float32))
+
+
+def torch_sgemm():
+    return sgemm_gflops(torch.mm, lambda n: torch.randn(n, n))
+
+
+def flops_per_char(hidden, layers, vocab_size):
+    """Multiply-add FLOPs of one training character, forward (2) + backward (4).
+
+    Per character: W_hh in every layer (H^2), W_xh in layers above the first (H^2;
+    layer 0 reads a row by id, no product), the decoder (H*V). With one layer this
+    is 6*(H^2 + H*V). The peer's 64 x H input product is not counted.
+    """
+    macs = layers * hidden ** 2 + (layers - 1) * hidden ** 2 + hidden * vocab_size
+    return 6 * macs
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def numpy_blas():
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas['version']}"
+    except Exception:  # older numpy or an unusual build: the name is only a label
+        return "unknown BLAS"
+
+
+# -- peak memory (children) ----------------------------------------------------
+
+def peak_rss_child(which, args):
+    """Run a short training of one library in a fresh process; its peak RSS in MiB."""
+    cmd = [sys.executable, __file__, "--child", which, "--hidden", str(args.hidden),
+           "--layers", str(args.layers), "--batch", str(args.batch), "--seq", str(args.seq),
+           "--threads", str(args.threads), "--corpus", str(args.corpus)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"the {which} memory run failed (exit {done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+
+
+def child_main(args):
+    """Train MEMORY_STEPS + 1 steps with one library and print its peak RSS as JSON."""
+    load_libraries(args.threads, with_torch=args.child == "torch")
+    from rnngen.corpus import read_corpus
+
+    corpus = read_corpus(args.corpus)
+    if args.child == "rnngen":
+        trainer = rnngen_trainer(args, corpus)
+        batches = make_batches(trainer.train_ids, args, MEMORY_STEPS + 1)
+        time_steps(rnngen_step_fn(trainer), batches)
+    else:
+        if torch is None:
+            raise SystemExit(NO_TORCH)
+        train_ids, _ = corpus.split(0.1)
+        batches = as_torch(make_batches(train_ids, args, MEMORY_STEPS + 1))
+        peer = make_torch_peer(len(corpus.vocab), args.hidden, args.layers)
+        time_steps(torch_step_fn(peer), batches)
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"peak_rss_mib": kib / 1024}))
+
+
+# -- the benchmark -------------------------------------------------------------
+
+def run(args):
+    from rnngen.corpus import read_corpus
+
+    corpus = read_corpus(args.corpus)
+    trainer = rnngen_trainer(args, corpus)
+    V = len(corpus.vocab)
+    K = args.steps_per_round
+    # Fresh batches every round, as in real training; both libraries see the same.
+    batches = make_batches(trainer.train_ids, args, args.rounds * (K + 1))
+    rounds = [batches[r * (K + 1):(r + 1) * (K + 1)] for r in range(args.rounds)]
+    rnngen_step = rnngen_step_fn(trainer)
+    if torch is not None:
+        peer = make_torch_peer(V, args.hidden, args.layers)
+        torch_step = torch_step_fn(peer)
+        torch_rounds = [as_torch(r) for r in rounds]
+
+    res = {"rnngen": {}, "torch": None}
+    train_rnngen, train_torch = [], []
+    for r in range(args.rounds):
+        train_rnngen.append(time_steps(rnngen_step, rounds[r]))
+        if torch is not None:
+            train_torch.append(time_steps(torch_step, torch_rounds[r]))
+
+    seed_ids = corpus.ids[:SEED_TEXT_CHARS]
+    rnngen_sample = rnngen_sample_fn(trainer.params, seed_ids)
+    if torch is not None:
+        torch_sample = torch_sample_fn(peer, seed_ids)
+    sample_rnngen, sample_torch = [], []
+    for _ in range(SAMPLE_REPEATS):
+        sample_rnngen.append(time_sampling(rnngen_sample))
+        if torch is not None:
+            sample_torch.append(time_sampling(torch_sample))
+
+    flops = flops_per_char(args.hidden, args.layers, V)
+    res["rnngen"] = summarize(train_rnngen, sample_rnngen, numpy_sgemm(), flops)
+    res["rnngen"]["peak_rss_mib"] = peak_rss_child("rnngen", args)
+    if torch is not None:
+        res["torch"] = summarize(train_torch, sample_torch, torch_sgemm(), flops)
+        res["torch"]["peak_rss_mib"] = peak_rss_child("torch", args)
+    res["setup"] = {
+        "cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
+        "python": platform.python_version(), "numpy": np.__version__, "blas": numpy_blas(),
+        "torch": torch.__version__ if torch is not None else None,
+        "corpus": str(args.corpus), "vocab": V, "hidden": args.hidden, "layers": args.layers,
+        "batch": args.batch, "seq": args.seq, "dtype": "float32", "rounds": args.rounds,
+        "steps_per_round": K, "sample_chars": SAMPLE_CHARS, "sample_repeats": SAMPLE_REPEATS,
+        "flops_per_char": flops, "peer_embedding": EMBED,
+    }
+    return res
+
+
+def summarize(train, sample, sgemm, flops):
+    train_median = statistics.median(train)
+    gflops = train_median * flops / 1e9
+    return {"train_chars_per_s": train_median, "train_rounds": train,
+            "sample_chars_per_s": statistics.median(sample), "sample_repeats": sample,
+            "sgemm_gflops": sgemm, "train_gflops": gflops, "sgemm_fraction": gflops / sgemm}
+
+
+def report(res):
+    s, a, b = res["setup"], res["rnngen"], res["torch"]
+    torch_label = f"torch {s['torch']}" if b else "torch: not installed"
+    lines = [
+        f"rnngen engine vs PyTorch peer: tinyshakespeare, H={s['hidden']}, L={s['layers']}, "
+        f"N={s['batch']}, T={s['seq']}, float32, {s['threads']} threads",
+        f"machine: {s['cpu']} ({s['cores']} cores); Python {s['python']}, numpy {s['numpy']} "
+        f"({s['blas']}), {torch_label}",
+        f"peer: nn.Embedding({s['vocab']}, {EMBED}) + nn.RNN({EMBED}, {s['hidden']}, "
+        f"num_layers={s['layers']}, tanh) + nn.Linear({s['hidden']}, {s['vocab']}); "
+        "Adam 2e-3, clip_grad_value_ 5 (rnngen: Adam 2e-3, clip 5, reads W_xh rows by id)",
+        "",
+        "| measure | rnngen | torch | rnngen / torch |",
+        "|---|---:|---:|---:|",
+    ]
+
+    def row(name, key, fmt, ratio=True):
+        x = a[key]
+        y = b[key] if b else None
+        r = f"{x / y:.2f}x" if (y and ratio) else ""
+        lines.append(f"| {name} | {fmt(x)} | {fmt(y) if y is not None else '-'} | {r} |")
+
+    count = lambda v: f"{v:,.0f}"
+    row(f"training, chars/s (median of {s['rounds']} rounds x {s['steps_per_round']} steps)",
+        "train_chars_per_s", count)
+    row(f"sampling, chars/s (temperature 1, median of {s['sample_repeats']} x "
+        f"{s['sample_chars']})", "sample_chars_per_s", count)
+    row("peak RSS of a training run, MiB", "peak_rss_mib", lambda v: f"{v:,.0f}")
+    row(f"float32 matmul peak ({SGEMM_SIZE}^2), GFLOP/s", "sgemm_gflops",
+        lambda v: f"{v:.1f}")
+    row("training, GFLOP/s", "train_gflops", lambda v: f"{v:.1f}")
+    row("training, fraction of own matmul peak", "sgemm_fraction",
+        lambda v: f"{100 * v:.0f}%", ratio=False)
+    lines += [
+        "",
+        f"FLOPs per character = 6*(H^2 + H*V) for one layer (+ 12*H^2 per extra layer) "
+        f"= {s['flops_per_char']:,}; forward 2, backward 4 per multiply-add",
+        "per round, chars/s: rnngen " + ", ".join(count(v) for v in a["train_rounds"])
+        + ("; torch " + ", ".join(count(v) for v in b["train_rounds"]) if b else ""),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.child:
+        return child_main(args)
+    load_libraries(args.threads)
+    if torch is None:
+        print(NO_TORCH + "; running the rnngen half only.\n")
+    res = run(args)
+    print(report(res))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Checkpoints: round trip, atomic writes, and refusal of what is not ours."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from rnngen import checkpoint
+from rnngen.engine import model
+from rnngen.errors import CheckpointError
+
+
+def make_ckpt():
+    rng = np.random.default_rng(0)
+    params = model.init_params(3, 4, 2, rng)
+    meta = {"model": {"hidden_size": 4, "num_layers": 2}, "vocab": "abc", "step": 7}
+    opt = {k: {"m": np.ones_like(v), "t": 7} for k, v in params.items()}
+    return checkpoint.Checkpoint(params, meta, np.zeros((2, 5, 4), np.float32), opt)
+
+
+def test_round_trip_keeps_every_array_and_the_metadata(tmp_path):
+    ckpt = make_ckpt()
+    path = tmp_path / "sub" / "c.npz"
+    checkpoint.save(path, ckpt)
+    back = checkpoint.load(path)
+    for k, v in ckpt.params.items():
+        np.testing.assert_array_equal(back.params[k], v)
+        assert back.params[k].dtype == np.float32
+        np.testing.assert_array_equal(back.optimizer_state[k]["m"], 1)
+        assert back.optimizer_state[k]["t"] == 7
+    np.testing.assert_array_equal(back.hidden, ckpt.hidden)
+    assert back.meta["step"] == 7 and back.meta["vocab"] == "abc"
+    assert [p.name for p in path.parent.iterdir()] == ["c.npz"]  # no temp files left
+
+
+def test_loads_without_pickle(tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt())
+    calls = []
+    real = np.load
+
+    def spy(*a, **k):
+        calls.append(k.get("allow_pickle"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(np, "load", spy)
+    checkpoint.load(path)
+    assert calls == [False]
+
+
+def test_failed_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt())
+    before = path.read_bytes()
+
+    def explode(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", explode)
+    with pytest.raises(CheckpointError, match="No space left"):
+        checkpoint.save(path, make_ckpt())
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
+
+
+@pytest.mark.parametrize("corrupt, message", [
+    (lambda p: p.write_bytes(p.read_bytes()[:200]), "truncated or corrupted"),
+    (lambda p: p.write_bytes(b"garbage" * 100), "truncated or corrupted"),
+    (lambda p: np.savez(p, x=np.array([{"a": 1}], dtype=object)), "pickled objects"),
+    (lambda p: np.savez(p, x=np.ones(3)), "not an rnngen checkpoint"),
+])
+def test_bad_files_are_refused(tmp_path, corrupt, message):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt())
+    corrupt(path)
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.load(path)
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    ckpt = make_ckpt()
+    checkpoint.save(path, ckpt)
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    meta = json.loads(str(arrays["meta"]))
+    meta["version"] = checkpoint.VERSION + 1
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match="newer rnngen"):
+        checkpoint.load(path)
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoint.load(tmp_path / "nope.npz")
+
+
+def test_unwritable_directory(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user that can write anywhere (root)")
+        with pytest.raises(CheckpointError, match="cannot write checkpoint"):
+            checkpoint.save(locked / "c.npz", make_ckpt())
+    finally:
+        os.chmod(locked, 0o700)

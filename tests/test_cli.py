@@ -1,0 +1,155 @@
+"""The command line through click's CliRunner: exit codes, stdout and stderr apart."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import write_config
+from rnngen import checkpoint
+from rnngen.cli import main
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def trained(tmp_path, text_file, runner):
+    cfg = write_config(tmp_path, text_file)
+    result = runner.invoke(main, ["train", "--config", str(cfg), "-q"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "model.npz", cfg
+
+
+def test_train_writes_checkpoints_and_reports_on_stderr(tmp_path, text_file, runner):
+    cfg = write_config(tmp_path, text_file)
+    result = runner.invoke(main, ["train", "--config", str(cfg), "--steps", "12",
+                                  "--output", str(tmp_path / "o.npz"), "--seed", "9"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "step 10: train" in result.stderr and "done at step 12" in result.stderr
+    ckpt = checkpoint.load(tmp_path / "o.npz")
+    assert ckpt.meta["step"] == 12 and ckpt.meta["train"]["seed"] == 9
+    assert (tmp_path / "o.best.npz").exists()
+
+
+def test_set_overrides_any_key(tmp_path, text_file, runner):
+    cfg = write_config(tmp_path, text_file)
+    result = runner.invoke(main, ["train", "--config", str(cfg), "-q", "--steps", "2",
+                                  "--set", "model.hidden_size=8", "--set", "model.num_layers=2"])
+    assert result.exit_code == 0, result.output
+    meta = checkpoint.load(tmp_path / "model.npz").meta
+    assert meta["model"]["hidden_size"] == 8 and meta["model"]["num_layers"] == 2
+
+
+def test_sample_prints_only_the_text(trained, runner):
+    ckpt, _ = trained
+    result = runner.invoke(main, ["sample", "--checkpoint", str(ckpt), "--seed", "KING:",
+                                  "--n", "50", "--temperature", "0.7", "--random-seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert result.stdout.startswith("KING:")
+    assert len(result.stdout) == len("KING:") + 50 + 1  # seed, 50 characters, final newline
+    again = runner.invoke(main, ["sample", "--checkpoint", str(ckpt), "--seed", "KING:",
+                                 "--n", "50", "--temperature", "0.7", "--random-seed", "1"])
+    assert again.stdout == result.stdout
+
+
+def test_sample_seed_from_stdin_and_options(trained, runner):
+    ckpt, _ = trained
+    result = runner.invoke(main, ["sample", "--checkpoint", str(ckpt), "--seed", "-",
+                                  "--n", "20", "--top-k", "3", "--top-p", "0.9",
+                                  "--fresh-state", "--temperature", "0"], input="ROMEO:\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ROMEO:\n") and len(result.stdout) == 7 + 20 + 1
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--seed", "Zax ✓"], 1, "never saw: 'Z', 'x', '✓'"),
+    (["--temperature", "-1"], 2, "must be a number >= 0"),
+    (["--temperature", "nan"], 2, "must be a number >= 0"),
+    (["--top-k", "0"], 2, "--top-k"),
+    (["--top-p", "0"], 2, "--top-p"),
+    (["--top-p", "1.5"], 2, "--top-p"),
+    (["--n", "-5"], 2, "--n"),
+])
+def test_sample_bad_input(trained, runner, args, code, message):
+    ckpt, _ = trained
+    result = runner.invoke(main, ["sample", "--checkpoint", str(ckpt)] + args)
+    assert result.exit_code == code
+    assert message in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.output
+
+
+def test_eval_text_json_and_default_split(trained, runner, text_file):
+    ckpt, _ = trained
+    result = runner.invoke(main, ["eval", "--checkpoint", str(ckpt), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) >= {"nats_per_char", "bits_per_char", "perplexity", "chars"}
+    assert data["bits_per_char"] == pytest.approx(data["nats_per_char"] / np.log(2))
+    assert data["chars"] == 599  # the last 10% of 6000 characters, less the first
+    text = runner.invoke(main, ["eval", "--checkpoint", str(ckpt), "--corpus", str(text_file)])
+    assert text.exit_code == 0 and "nats/char" in text.stdout and "chars       5999" in text.stdout
+    piped = runner.invoke(main, ["eval", "--checkpoint", str(ckpt), "--corpus", "-"],
+                          input="KING:\nThe lord.\n")
+    assert piped.exit_code == 0 and "chars       15" in piped.stdout
+    bad = runner.invoke(main, ["eval", "--checkpoint", str(ckpt), "--corpus", "-"], input="@@@")
+    assert bad.exit_code == 1 and "never saw: '@'" in bad.stderr
+
+
+def test_resume_continues_to_the_same_weights(tmp_path, text_file, runner):
+    straight_cfg = write_config(tmp_path, text_file, name="a.yaml",
+                                train={"output": str(tmp_path / "a.npz")})
+    assert runner.invoke(main, ["train", "--config", str(straight_cfg), "-q"]).exit_code == 0
+    half_cfg = write_config(tmp_path, text_file, name="b.yaml",
+                            train={"output": str(tmp_path / "b.npz")})
+    first = runner.invoke(main, ["train", "--config", str(half_cfg), "-q", "--steps", "10"])
+    assert first.exit_code == 0
+    second = runner.invoke(main, ["train", "--config", str(half_cfg), "-q", "--resume"])
+    assert second.exit_code == 0, second.output
+    assert "resuming at step 10 of 20" in second.stderr
+    a, b = checkpoint.load(tmp_path / "a.npz"), checkpoint.load(tmp_path / "b.npz")
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+
+
+def test_resume_with_a_different_shape_is_refused(trained, runner):
+    ckpt, cfg = trained
+    result = runner.invoke(main, ["train", "--config", str(cfg), "--resume", str(ckpt),
+                                  "--set", "model.hidden_size=32"])
+    assert result.exit_code == 1
+    assert "model.hidden_size = 16 but the config says 32" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    ("train:\n  stpes: 3\n", "unknown key 'train.stpes'"),
+    ("train:\n  steps: ten\n", "train.steps must be int"),
+    ("model: {hidden_size: 8\n", "YAML syntax error at line"),
+])
+def test_missing_or_bad_config(tmp_path, runner, content, message):
+    path = tmp_path / "c.yaml"
+    if content is not None:
+        path.write_text(content)
+    result = runner.invoke(main, ["train", "--config", str(path)])
+    assert result.exit_code == 1
+    assert message in result.stderr and str(path) in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_missing_checkpoint_and_usage_errors(tmp_path, runner):
+    result = runner.invoke(main, ["sample", "--checkpoint", str(tmp_path / "none.npz")])
+    assert result.exit_code == 1 and "does not exist" in result.stderr
+    assert runner.invoke(main, ["train", "--steps", "0"]).exit_code == 2
+    assert runner.invoke(main, ["frobnicate"]).exit_code == 2
+
+
+def test_python_dash_m_works():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "rnngen", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.startswith("rnngen, version")

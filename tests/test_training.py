@@ -1,0 +1,119 @@
+"""The training loop: learning, batching, checkpoints, resume equality, divergence."""
+import math
+
+import numpy as np
+import pytest
+
+from rnngen import checkpoint, config, corpus, generation
+from rnngen.errors import CorpusError, TrainingDiverged
+from rnngen.training import Batches, Trainer, best_path
+
+
+def small_config(tmp_path, **train):
+    cfg = config.Config()
+    cfg.model.hidden_size = 16
+    t = cfg.train
+    t.steps, t.batch_size, t.seq_length, t.learning_rate = 40, 4, 12, 0.01
+    t.eval_every, t.output, t.seed = 10, str(tmp_path / "m.npz"), 5
+    for k, v in train.items():
+        setattr(t, k, v)
+    return config.apply_overrides(cfg, [])
+
+
+def run(trainer):
+    return list(trainer.run())
+
+
+def test_hello_learns_the_classic_example(tmp_path):
+    cfg = small_config(tmp_path, steps=300, seq_length=10)
+    trainer = Trainer(cfg, corpus.text_corpus("hello" * 300))
+    stats = run(trainer)
+    assert stats[-1].loss < 0.1
+    ckpt = trainer.checkpoint()
+    rng = np.random.default_rng(0)
+    for seed, expect in (("hel", "l"), ("hell", "o"), ("h", "e"), ("he", "l")):
+        out = "".join(generation.sample_chars(ckpt, seed, 1, rng, temperature=0,
+                                              saved_state=False))
+        assert out == seed + expect, (seed, out)
+
+
+def test_loss_falls_and_validation_is_recorded(tmp_path):
+    from conftest import make_text
+    trainer = Trainer(small_config(tmp_path, steps=60), corpus.text_corpus(make_text()))
+    stats = run(trainer)
+    assert stats[0].loss == pytest.approx(math.log(len(trainer.corpus.vocab)), abs=0.15)
+    vals = [s.val_loss for s in stats if s.val_loss is not None]
+    assert len(vals) == 6 and vals[-1] < vals[0] - 0.5
+    assert [h["step"] for h in trainer.history] == [10, 20, 30, 40, 50, 60]
+    assert checkpoint.load(tmp_path / "m.npz").meta["step"] == 60
+    best = checkpoint.load(best_path(tmp_path / "m.npz"))
+    assert best.meta["best_val"] == pytest.approx(min(vals))
+
+
+def test_batches_cover_streams_and_carry_positions():
+    ids = np.arange(101, dtype=np.int64)
+    b = Batches(ids, batch_size=2, seq_length=10)  # streams of 50
+    rng = np.random.default_rng(0)
+    x, y, new = b.next(rng)
+    assert new and x.shape == (10, 2)
+    np.testing.assert_array_equal(y, x + 1)  # targets are the next characters
+    assert x[0, 1] - x[0, 0] == 50  # the second stream starts half way
+    x2, _, new2 = b.next(rng)
+    assert not new2 and x2[0, 0] == x[-1, 0] + 1  # the next batch continues each stream
+    seen = 2
+    while not b.next(rng)[2]:
+        seen += 1
+    assert seen in (4, 5) and b.epoch == 1
+
+
+def test_corpus_shorter_than_a_batch(tmp_path):
+    with pytest.raises(CorpusError, match="fewer than one batch needs"):
+        Trainer(small_config(tmp_path, batch_size=64, seq_length=100),
+                corpus.text_corpus("short text " * 10))
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_resume_reaches_the_same_weights(tmp_path, dropout):
+    from conftest import make_text
+    text = corpus.text_corpus(make_text())
+    cfg = small_config(tmp_path / "a", steps=30)
+    cfg.model.dropout = dropout
+    straight = Trainer(cfg, text)
+    run(straight)
+
+    cfg_b = small_config(tmp_path / "b", steps=30)
+    cfg_b.model.dropout = dropout
+    first = Trainer(cfg_b, text)
+    for stats in first.run():
+        if stats.step == 13:  # not a validation step
+            first.request_stop("test")
+    assert first.step == 13
+    resumed = Trainer(cfg_b, text, resume=checkpoint.load(cfg_b.train.output))
+    assert resumed.step == 13
+    run(resumed)
+    for name, w in straight.params.items():
+        np.testing.assert_array_equal(resumed.params[name], w, err_msg=name)
+    for name, slots in straight.opt.items():
+        np.testing.assert_array_equal(resumed.opt[name]["m"], slots["m"])
+    np.testing.assert_array_equal(resumed.hidden, straight.hidden)
+    def losses(history):
+        return [(h["step"], h["train_loss"], h["val_loss"]) for h in history]
+
+    assert losses(resumed.history) == losses(straight.history)
+
+
+def test_divergence_stops_before_touching_the_weights(tmp_path):
+    from conftest import make_text
+    trainer = Trainer(small_config(tmp_path, steps=25), corpus.text_corpus(make_text()))
+    stats = trainer.run()
+    for _ in range(21):
+        next(stats)
+    good = {k: v.copy() for k, v in trainer.params.items()}
+    trainer.params["Why"][0, 0] = np.nan  # poison the next forward pass
+    with pytest.raises(TrainingDiverged, match="lower train.learning_rate"):
+        next(stats)
+    assert np.isnan(trainer.params["Why"][0, 0])  # the poisoned entry itself
+    for k in good:
+        if k != "Why":
+            np.testing.assert_array_equal(trainer.params[k], good[k])
+    assert checkpoint.load(tmp_path / "m.npz").meta["step"] == 20  # last good one kept

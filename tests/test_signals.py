@@ -19,15 +19,15 @@ def train_cmd(cfg, *extra):
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_writes_a_checkpoint_that_resumes_to_the_same_weights(tmp_path, text_file, sig,
                                                                      code):
-    steps = 400
+    steps = 1000
     straight = write_config(tmp_path, text_file, name="a.yaml",
                             train={"output": str(tmp_path / "a.npz"), "steps": steps,
-                                   "eval_every": 100})
+                                   "eval_every": 50})
     subprocess.run(train_cmd(straight), check=True, capture_output=True)
 
     cfg = write_config(tmp_path, text_file, name="b.yaml",
                        train={"output": str(tmp_path / "b.npz"), "steps": steps,
-                              "eval_every": 100})
+                              "eval_every": 50})
     proc = subprocess.Popen(train_cmd(cfg), stderr=subprocess.PIPE, text=True)
     # wait until training is under way (the first validation writes the checkpoint)
     deadline = time.time() + 60

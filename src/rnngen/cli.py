@@ -78,7 +78,7 @@ def train(config_path, steps, output, seed, corpus_name, assignments, resume, qu
         say(f"rnngen: resuming at step {trainer.step} of {t.steps}")
     with _stop_on_signals(trainer):
         _train_loop(trainer, quiet)
-    if trainer.stop_reason:
+    if trainer.stop_reason and trainer.step < t.steps:
         signum = trainer.stop_reason
         name = signal.Signals(signum).name
         say(f"rnngen: stopped by {name} at step {trainer.step}; checkpoint written to {t.output}. "

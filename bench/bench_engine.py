@@ -32,6 +32,7 @@ SAMPLE_CHARS = 2000
 SAMPLE_REPEATS = 5
 SEED_TEXT_CHARS = 20
 SGEMM_SIZE = 2048
+NOISY_SPREAD = 1.5  # fastest / slowest round above this gets a warning
 MEMORY_STEPS = 3  # timed steps in each peak-RSS child, after one warm-up step
 
 # numpy and torch read their thread counts when first imported, so they are
@@ -63,7 +64,7 @@ def parse_args(argv=None):
     p.add_argument("--seq", type=int, default=100, help="BPTT length (T)")
     p.add_argument("--threads", type=int, default=2, help="BLAS / torch threads")
     p.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
-    p.add_argument("--steps-per-round", type=int, default=6,
+    p.add_argument("--steps-per-round", type=int, default=10,
                    help="timed training steps of each library per round (K)")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="UTF-8 text to train on")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
@@ -273,22 +274,45 @@ def child_main(args):
     from rnngen.corpus import read_corpus
 
     corpus = read_corpus(args.corpus)
+    batches = make_batches(corpus.ids, args, MEMORY_STEPS + 1)
     if args.child == "rnngen":
-        trainer = rnngen_trainer(args, corpus)
-        batches = make_batches(trainer.train_ids, args, MEMORY_STEPS + 1)
-        time_steps(rnngen_step_fn(trainer), batches)
+        time_steps(rnngen_step_fn(rnngen_trainer(args, corpus)), batches)
     else:
         if torch is None:
             raise SystemExit(NO_TORCH)
-        train_ids, _ = corpus.split(0.1)
-        batches = as_torch(make_batches(train_ids, args, MEMORY_STEPS + 1))
         peer = make_torch_peer(len(corpus.vocab), args.hidden, args.layers)
-        time_steps(torch_step_fn(peer), batches)
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"peak_rss_mib": kib / 1024}))
+        time_steps(torch_step_fn(peer), as_torch(batches))
+    print(json.dumps({"peak_rss_mib": own_peak_rss_kib() / 1024}))
+
+
+def own_peak_rss_kib():
+    """This process's peak RSS in KiB.
+
+    VmHWM (Linux) is the peak of this program's own address space. ru_maxrss is
+    the fallback elsewhere, but on Linux a child started by subprocess (vfork +
+    exec) inherits its parent's ru_maxrss, so it would report the parent's peak
+    (with torch loaded) whenever that is the larger.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])  # "VmHWM:   123456 kB"
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
 
 
 # -- the benchmark -------------------------------------------------------------
+
+def alternate(jobs, rounds):
+    """Call each of jobs {name: job(round) -> rate} in turn, rounds times; name -> rates."""
+    rates = {name: [] for name in jobs}
+    for r in range(rounds):
+        for name, job in jobs.items():
+            rates[name].append(job(r))
+    return rates
+
 
 def run(args):
     from rnngen.corpus import read_corpus
@@ -300,36 +324,21 @@ def run(args):
     # Fresh batches every round, as in real training; both libraries see the same.
     batches = make_batches(trainer.train_ids, args, args.rounds * (K + 1))
     rounds = [batches[r * (K + 1):(r + 1) * (K + 1)] for r in range(args.rounds)]
-    rnngen_step = rnngen_step_fn(trainer)
+    seed_ids = corpus.ids[:SEED_TEXT_CHARS]
+    rnngen_step, rnngen_sample = rnngen_step_fn(trainer), rnngen_sample_fn(trainer.params, seed_ids)
+    train_jobs = {"rnngen": lambda r: time_steps(rnngen_step, rounds[r])}
+    sample_jobs = {"rnngen": lambda r: time_sampling(rnngen_sample)}
     if torch is not None:
         peer = make_torch_peer(V, args.hidden, args.layers)
-        torch_step = torch_step_fn(peer)
+        torch_step, torch_sample = torch_step_fn(peer), torch_sample_fn(peer, seed_ids)
         torch_rounds = [as_torch(r) for r in rounds]
-
-    res = {"rnngen": {}, "torch": None}
-    train_rnngen, train_torch = [], []
-    for r in range(args.rounds):
-        train_rnngen.append(time_steps(rnngen_step, rounds[r]))
-        if torch is not None:
-            train_torch.append(time_steps(torch_step, torch_rounds[r]))
-
-    seed_ids = corpus.ids[:SEED_TEXT_CHARS]
-    rnngen_sample = rnngen_sample_fn(trainer.params, seed_ids)
-    if torch is not None:
-        torch_sample = torch_sample_fn(peer, seed_ids)
-    sample_rnngen, sample_torch = [], []
-    for _ in range(SAMPLE_REPEATS):
-        sample_rnngen.append(time_sampling(rnngen_sample))
-        if torch is not None:
-            sample_torch.append(time_sampling(torch_sample))
+        train_jobs["torch"] = lambda r: time_steps(torch_step, torch_rounds[r])
+        sample_jobs["torch"] = lambda r: time_sampling(torch_sample)
+    train = alternate(train_jobs, args.rounds)
+    sample = alternate(sample_jobs, SAMPLE_REPEATS)  # after training: a trained model
 
     flops = flops_per_char(args.hidden, args.layers, V)
-    res["rnngen"] = summarize(train_rnngen, sample_rnngen, numpy_sgemm(), flops)
-    res["rnngen"]["peak_rss_mib"] = peak_rss_child("rnngen", args)
-    if torch is not None:
-        res["torch"] = summarize(train_torch, sample_torch, torch_sgemm(), flops)
-        res["torch"]["peak_rss_mib"] = peak_rss_child("torch", args)
-    res["setup"] = {
+    res = {"setup": {
         "cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
         "python": platform.python_version(), "numpy": np.__version__, "blas": numpy_blas(),
         "torch": torch.__version__ if torch is not None else None,
@@ -337,7 +346,11 @@ def run(args):
         "batch": args.batch, "seq": args.seq, "dtype": "float32", "rounds": args.rounds,
         "steps_per_round": K, "sample_chars": SAMPLE_CHARS, "sample_repeats": SAMPLE_REPEATS,
         "flops_per_char": flops, "peer_embedding": EMBED,
-    }
+    }, "torch": None}
+    sgemm = {"rnngen": numpy_sgemm, "torch": torch_sgemm}
+    for name in train:
+        res[name] = summarize(train[name], sample[name], sgemm[name](), flops)
+        res[name]["peak_rss_mib"] = peak_rss_child(name, args)
     return res
 
 
@@ -357,9 +370,13 @@ def report(res):
         f"N={s['batch']}, T={s['seq']}, float32, {s['threads']} threads",
         f"machine: {s['cpu']} ({s['cores']} cores); Python {s['python']}, numpy {s['numpy']} "
         f"({s['blas']}), {torch_label}",
-        f"peer: nn.Embedding({s['vocab']}, {EMBED}) + nn.RNN({EMBED}, {s['hidden']}, "
-        f"num_layers={s['layers']}, tanh) + nn.Linear({s['hidden']}, {s['vocab']}); "
-        "Adam 2e-3, clip_grad_value_ 5 (rnngen: Adam 2e-3, clip 5, reads W_xh rows by id)",
+    ]
+    if b:
+        lines.append(
+            f"peer: nn.Embedding({s['vocab']}, {EMBED}) + nn.RNN({EMBED}, {s['hidden']}, "
+            f"num_layers={s['layers']}, tanh) + nn.Linear({s['hidden']}, {s['vocab']}); "
+            "Adam 2e-3, clip_grad_value_ 5 (rnngen: Adam 2e-3, clip 5, reads W_xh rows by id)")
+    lines += [
         "",
         "| measure | rnngen | torch | rnngen / torch |",
         "|---|---:|---:|---:|",
@@ -371,7 +388,9 @@ def report(res):
         r = f"{x / y:.2f}x" if (y and ratio) else ""
         lines.append(f"| {name} | {fmt(x)} | {fmt(y) if y is not None else '-'} | {r} |")
 
-    count = lambda v: f"{v:,.0f}"
+    def count(v):
+        return f"{v:,.0f}"
+
     row(f"training, chars/s (median of {s['rounds']} rounds x {s['steps_per_round']} steps)",
         "train_chars_per_s", count)
     row(f"sampling, chars/s (temperature 1, median of {s['sample_repeats']} x "
@@ -389,6 +408,11 @@ def report(res):
         "per round, chars/s: rnngen " + ", ".join(count(v) for v in a["train_rounds"])
         + ("; torch " + ", ".join(count(v) for v in b["train_rounds"]) if b else ""),
     ]
+    # Medians absorb one slow round; rounds far apart mean the whole run was disturbed.
+    spread = max(max(r["train_rounds"]) / min(r["train_rounds"]) for r in (a, b) if r)
+    if spread > NOISY_SPREAD:
+        lines.append(f"warning: the fastest round is {spread:.1f}x the slowest; the machine "
+                     "was busy or throttled, so rerun before quoting these numbers")
     return "\n".join(lines)
 
 

@@ -10,7 +10,6 @@ Entries:
 import json
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,10 +110,27 @@ def load(path):
                                   "it is not an rnngen checkpoint") from None
         raise CheckpointError(f"{path} is not a readable checkpoint ({e}); "
                               "it may be truncated or corrupted: use another copy") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except Exception as e:  # zip, zlib, npy-header and size errors: all mean a bad file
         raise CheckpointError(f"{path} is not a readable .npz checkpoint ({type(e).__name__}); "
                               "it may be truncated or corrupted: use another copy") from None
     return _from_arrays(arrays, path)
+
+
+def check_writable(path):
+    """Fail now, not at the first checkpoint, if ``path`` cannot be written."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise CheckpointError(f"cannot write checkpoints to {path.parent}: "
+                              f"{e.strerror or e}; choose another output path "
+                              "(--output or train.output)") from None
+    if path.is_dir():
+        raise CheckpointError(f"output {path} is a directory; name a .npz file "
+                              "(--output or train.output)")
 
 
 def _from_arrays(arrays, path):
@@ -141,10 +157,11 @@ def _from_arrays(arrays, path):
         for name, slots in meta.pop("optimizer_scalars", {}).items():
             opt.setdefault(name, {}).update(slots)
         _check_shapes(params, meta, path)
+        hidden = arrays.get("state/h")
+        _check_state(params, hidden, opt)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise CheckpointError(f"{path} is an inconsistent rnngen checkpoint ({e}); "
                               "it may be corrupted") from None
-    hidden = arrays.get("state/h")
     return Checkpoint(params=params, meta=meta, hidden=hidden, optimizer_state=opt)
 
 
@@ -162,3 +179,20 @@ def _check_shapes(params, meta, path):
         arr = params[name]
         if arr.shape != shape or arr.dtype.kind != "f":
             raise ValueError(f"{name} has shape {arr.shape} {arr.dtype}, expected {shape}")
+
+
+def _check_state(params, hidden, opt):
+    L = sum(1 for k in params if k.startswith("Whh"))
+    H = params["Whh0"].shape[0]
+    if hidden is not None and (hidden.ndim != 3 or hidden.shape[0] != L or hidden.shape[2] != H
+                               or hidden.shape[1] < 1 or hidden.dtype.kind != "f"):
+        raise ValueError(f"hidden state has shape {hidden.shape}, expected ({L}, N, {H})")
+    for name, slots in opt.items():
+        if name not in params:
+            raise ValueError(f"optimizer state for unknown parameter {name}")
+        for slot, value in slots.items():
+            if isinstance(value, np.ndarray):
+                if value.shape != params[name].shape:
+                    raise ValueError(f"optimizer state {name}/{slot} has shape {value.shape}")
+            elif not isinstance(value, (int, float)):
+                raise ValueError(f"optimizer state {name}/{slot} is {type(value).__name__}")

@@ -27,6 +27,10 @@ class Group(click.Group):
             return super().invoke(ctx)
         except RnngenError as e:
             raise click.ClickException(str(e)) from None
+        except MemoryError:
+            raise click.ClickException(
+                "out of memory; lower model.hidden_size, train.batch_size or "
+                "train.seq_length, or use a machine with more memory") from None
 
 
 def say(message):

@@ -27,3 +27,7 @@ class VocabularyError(RnngenError):
 
 class TrainingDiverged(RnngenError):
     """The loss stopped being a finite number."""
+
+
+class OptionError(RnngenError):
+    """An option given to a library call is out of range."""

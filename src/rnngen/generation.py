@@ -1,6 +1,22 @@
 """Sampling text from a checkpoint: seed handling, hidden state, decoding."""
+import math
+
 from .corpus import Vocabulary
 from .engine import sampling
+from .errors import OptionError
+
+
+def check_options(n, temperature, top_k, top_p):
+    """OptionError for sampling options out of range (the CLI checks them first)."""
+    if not isinstance(n, int) or n < 0:
+        raise OptionError(f"n must be a whole number >= 0, got {n!r}")
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
+            and temperature >= 0):
+        raise OptionError(f"temperature must be a number >= 0, got {temperature!r}")
+    if not isinstance(top_k, int) or top_k < 0:
+        raise OptionError(f"top_k must be a whole number >= 1 (0 for off), got {top_k!r}")
+    if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+        raise OptionError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
 def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_state=True):
@@ -11,6 +27,7 @@ def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_
     seed, a first character is drawn uniformly from the vocabulary and printed.
     Raises VocabularyError naming any seed characters the model never saw.
     """
+    check_options(n, temperature, top_k, top_p)
     vocab = Vocabulary(ckpt.vocab_chars)
     if seed:
         seed_ids = vocab.encode(seed, what="the seed text")

@@ -86,12 +86,12 @@ class Trainer:
         self.cfg, self.corpus = cfg, corpus
         t = cfg.train
         self.train_ids, self.val_ids = corpus.split(cfg.data.val_fraction)
+        self.batches = Batches(self.train_ids, t.batch_size, t.seq_length)
         if len(self.val_ids) < 2:
             raise CorpusError(f"the validation split of {corpus.source} has fewer than 2 "
                               "characters; raise data.val_fraction or use a longer corpus")
         if t.eval_chars:
             self.val_ids = self.val_ids[: t.eval_chars + 1]
-        self.batches = Batches(self.train_ids, t.batch_size, t.seq_length)
         self.rng = np.random.default_rng(t.seed)
         m = cfg.model
         self.params = model.init_params(len(corpus.vocab), m.hidden_size, m.num_layers,
@@ -105,8 +105,13 @@ class Trainer:
         self.seconds = 0.0
         self.recent_losses = []  # training losses since the last validation
         self._stop = None
+        checkpoint.check_writable(t.output)
         if resume is not None:
-            self._restore(resume)
+            try:
+                self._restore(resume)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise CheckpointError(f"cannot resume: the checkpoint lacks training state "
+                                      f"({type(e).__name__}: {e}); start a new run") from None
 
     # -- resuming -------------------------------------------------------------
     def _restore(self, ckpt):

@@ -63,3 +63,36 @@ def test_sample_into_a_closed_pipe_exits_quietly(tmp_path, text_file):
     sample.wait(timeout=60)
     assert len(head) == 100
     assert sample.returncode == 0 and err == ""
+
+
+WRITER = """
+import sys, numpy as np
+from rnngen import checkpoint
+from rnngen.engine import model
+params = model.init_params(65, 1024, 2, np.random.default_rng(0))  # ~20 MB a write
+i = 0
+while True:
+    i += 1
+    params["by"][:] = i
+    checkpoint.save(sys.argv[1], checkpoint.Checkpoint(params, {
+        "model": {"hidden_size": 1024, "num_layers": 2},
+        "vocab": "".join(chr(32 + k) for k in range(65)), "step": i}))
+    print(i, flush=True)
+"""
+
+
+def test_kill_9_during_checkpoint_writes_never_leaves_it_unreadable(tmp_path):
+    path = tmp_path / "c.npz"
+    rng = np.random.default_rng()
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)],
+                                stdout=subprocess.PIPE, text=True)
+        proc.stdout.readline()  # one complete write exists
+        time.sleep(rng.uniform(0, 0.3))  # then die at a random point of a later one
+        proc.kill()
+        proc.wait()
+        ckpt = checkpoint.load(path)
+        step = ckpt.meta["step"]
+        assert (ckpt.params["by"] == step).all()  # arrays and metadata from the same write
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "c.npz"]
+    assert all(name.startswith(".c.npz.") for name in leftovers)  # only temp files, if any

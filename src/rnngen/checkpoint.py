@@ -170,8 +170,8 @@ def _check_shapes(params, meta, path):
 
     m = meta["model"]
     vocab = meta["vocab"]
-    if not isinstance(vocab, str) or not vocab:
-        raise ValueError("empty vocabulary")
+    if not isinstance(vocab, str) or not vocab or list(vocab) != sorted(set(vocab)):
+        raise ValueError("the vocabulary is not a sorted string of distinct characters")
     want = param_shapes(len(vocab), m["hidden_size"], m["num_layers"])
     if set(params) != set(want):
         raise ValueError(f"parameters {sorted(params)} do not match the model config")

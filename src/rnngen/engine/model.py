@@ -82,8 +82,8 @@ def forward(params, inputs, h0, dropout=0.0, rng=None):
     x = None
     for l in range(L):
         if l == 0:
-            a, in_cache = layers.embedding_forward(inputs, params["Wxh0"])
-            a += params["bh0"]
+            # the bias joins the (V, H) table before the lookup, not the (T, N, H) result
+            a, in_cache = layers.embedding_forward(inputs, params["Wxh0"] + params["bh0"])
             mask = None
         else:
             x, mask = _drop(x, dropout, rng)

@@ -37,18 +37,23 @@ class Stepper:
         """The current hidden state, (L, H)."""
         return self.joint[:, self.H:].copy()
 
-    def step(self, idx):
-        """Feed character id ``idx``; returns the logits (V,) for the next one."""
+    def advance(self, idx):
+        """Feed character id ``idx``: update the hidden state only."""
         H, joint = self.H, self.joint
         h = joint[0, H:]
-        pre = self.table[idx] + h @ self.Whh0
+        pre = h @ self.Whh0
+        pre += self.table[idx]
         np.tanh(pre, out=h)
         for l in range(1, self.L):
             joint[l, :H] = joint[l - 1, H:]
             pre = joint[l] @ self.stacked[l - 1]
             pre += self.biases[l - 1]
             np.tanh(pre, out=joint[l, H:])
-        np.dot(joint[-1, H:], self.Why, out=self.logits)
+
+    def step(self, idx):
+        """Feed character id ``idx``; returns the logits (V,) for the next one."""
+        self.advance(idx)
+        np.dot(self.joint[-1, self.H:], self.Why, out=self.logits)
         self.logits += self.by
         return self.logits
 
@@ -86,22 +91,43 @@ def generate(params, seed_ids, n, rng, h=None, temperature=1.0, top_k=0, top_p=1
     if len(seed_ids) == 0:
         raise ValueError("generate needs at least one seed character")
     stepper = Stepper(params, h)
-    for idx in seed_ids:
-        logits = stepper.step(idx)
-    plain = top_k == 0 and top_p >= 1.0
-    uniforms = rng.random(min(n, 4096)) if temperature > 0 else None
+    for idx in seed_ids[:-1]:
+        stepper.advance(idx)
+    if temperature > 0 and top_k == 0 and top_p >= 1.0:
+        yield from _gumbel_sample(stepper, seed_ids[-1], n, rng, temperature)
+        return
+    logits = stepper.step(seed_ids[-1])
     for i in range(n):
         if temperature == 0:
             idx = int(np.argmax(logits))
         else:
-            if i % 4096 == 0 and i:
-                uniforms = rng.random(min(n - i, 4096))
-            if plain:  # the common case, without the float64 copy and filters
-                p = np.exp((logits - logits.max()) / temperature)
-            else:
-                p = next_probs(logits, temperature, top_k, top_p)
-            cum = np.cumsum(p)
-            idx = int(np.searchsorted(cum, uniforms[i % 4096] * cum[-1], side="right"))
-            idx = min(idx, cum.size - 1)
+            cum = np.cumsum(next_probs(logits, temperature, top_k, top_p))
+            # searchsorted, unlike rng.choice, tolerates the NaNs of a broken model
+            idx = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")),
+                      cum.size - 1)
         yield idx
         logits = stepper.step(idx)
+
+
+BLOCK = 1024  # characters of noise drawn at a time
+
+
+def _gumbel_sample(stepper, idx, n, rng, temperature):
+    """Plain temperature sampling by the Gumbel-max trick.
+
+    argmax(logits / T + g) with g ~ Gumbel(0, 1) per entry is an exact draw from
+    softmax(logits / T); scaled by T this is argmax(logits + b_y + T g), so the
+    decoder bias and the noise are added together ahead of time, a block at once,
+    and each character costs one product, one add and one argmax. Noise is drawn
+    in fixed blocks, so a longer run starts with the same text as a shorter one.
+    """
+    top, Why, by = stepper.joint[-1, stepper.H:], stepper.Why, stepper.by
+    logits = stepper.logits
+    for i in range(n):
+        if i % BLOCK == 0:
+            noise = (rng.gumbel(size=(BLOCK, by.size)) * temperature + by).astype(by.dtype)
+        stepper.advance(idx)
+        np.dot(top, Why, out=logits)
+        logits += noise[i % BLOCK]
+        idx = int(logits.argmax())
+        yield idx

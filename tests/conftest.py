@@ -52,3 +52,15 @@ def shakespeare():
         pytest.skip(f"tinyshakespeare not found at {SHARED_CORPUS} (the shared corpora folder "
                     "beside the checkout); skipping tests that need it")
     return SHARED_CORPUS
+
+
+def edit_meta(path, **changes):
+    """Rewrite a checkpoint's metadata entry with some keys changed (for bad-file tests)."""
+    import json
+
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    meta = json.loads(str(arrays["meta"]))
+    meta.update(changes)
+    arrays["meta"] = np.array(json.dumps(meta, default=str))
+    np.savez(path, **arrays)

@@ -1,7 +1,5 @@
 """Bad input, one row per case: each gets a one-line message naming the problem and
 the fix, exit 1 (errors) or 2 (usage), and no traceback."""
-import json
-import os
 import shutil
 from types import SimpleNamespace
 
@@ -9,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import make_text, write_config
+from conftest import edit_meta, make_text, write_config
 from rnngen import checkpoint
 from rnngen.cli import main
 
@@ -39,14 +37,6 @@ def w(tmp_path_factory):
         edit(path)
         return path
 
-    def bump_version(path):
-        with np.load(path) as npz:
-            arrays = dict(npz)
-        meta = json.loads(str(arrays["meta"]))
-        meta["version"] = checkpoint.VERSION + 1
-        arrays["meta"] = np.array(json.dumps(meta))
-        np.savez(path, **arrays)
-
     blocker = file("a_file", "not a directory")
     return SimpleNamespace(
         d=d, good=good, cfg=cfg, ckpt=ckpt,
@@ -68,7 +58,7 @@ def w(tmp_path_factory):
         other_vocab=config_with("ov.yaml", data={"corpus": str(file("ov.txt", "xyz" * 3000))}),
         truncated=ckpt_variant("trunc.npz", lambda p: p.write_bytes(p.read_bytes()[:1000])),
         corrupted=ckpt_variant("corrupt.npz", lambda p: p.write_bytes(b"\x00" * 4000)),
-        newer=ckpt_variant("newer.npz", bump_version),
+        newer=ckpt_variant("newer.npz", lambda p: edit_meta(p, version=checkpoint.VERSION + 1)),
         pickled=ckpt_variant("pickled.npz", lambda p: np.savez(
             p, meta=np.array([{"evil": True}], dtype=object))),
         foreign=ckpt_variant("foreign.npz", lambda p: np.savez(p, weights=np.ones(4))),

@@ -1,10 +1,10 @@
 """Checkpoints: round trip, atomic writes, and refusal of what is not ours."""
-import json
 import os
 
 import numpy as np
 import pytest
 
+from conftest import edit_meta
 from rnngen import checkpoint
 from rnngen.engine import model
 from rnngen.errors import CheckpointError
@@ -81,12 +81,7 @@ def test_newer_format_version_is_refused(tmp_path):
     path = tmp_path / "c.npz"
     ckpt = make_ckpt()
     checkpoint.save(path, ckpt)
-    with np.load(path) as npz:
-        arrays = dict(npz)
-    meta = json.loads(str(arrays["meta"]))
-    meta["version"] = checkpoint.VERSION + 1
-    arrays["meta"] = np.array(json.dumps(meta))
-    np.savez(path, **arrays)
+    edit_meta(path, version=checkpoint.VERSION + 1)
     with pytest.raises(CheckpointError, match="newer rnngen"):
         checkpoint.load(path)
 

@@ -153,3 +153,18 @@ def test_python_dash_m_works():
     out = subprocess.run([sys.executable, "-m", "rnngen", "--version"], capture_output=True,
                          text=True, check=True)
     assert out.stdout.startswith("rnngen, version")
+
+
+def test_export_writes_a_smaller_copy_that_samples_alike_but_cannot_resume(trained, runner,
+                                                                           tmp_path):
+    ckpt, cfg = trained
+    out = tmp_path / "shared.npz"
+    result = runner.invoke(main, ["export", "--checkpoint", str(ckpt), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size < ckpt.stat().st_size / 2
+    args = ["--seed", "KING:", "--n", "40", "--random-seed", "3"]
+    a = runner.invoke(main, ["sample", "--checkpoint", str(ckpt)] + args)
+    b = runner.invoke(main, ["sample", "--checkpoint", str(out)] + args)
+    assert a.stdout == b.stdout
+    resumed = runner.invoke(main, ["train", "--config", str(cfg), "--resume", str(out)])
+    assert resumed.exit_code == 1 and "weights-only" in resumed.stderr

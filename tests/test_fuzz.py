@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 import pytest
-import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, make_text
+from conftest import ROOT, edit_meta, make_text
 from rnngen import checkpoint, config, corpus, evaluation, generation
 from rnngen.cli import main
 from rnngen.errors import RnngenError
@@ -112,16 +111,9 @@ def test_checkpoint_from_mutated_bytes(tmp_path, ckpt_bytes, data):
 @given(meta_edit=st.dictionaries(st.sampled_from(["vocab", "model", "version", "format", "data"]),
                                  values, min_size=1, max_size=2))
 def test_checkpoint_with_random_metadata(tmp_path, ckpt_bytes, meta_edit):
-    import json
-    src = tmp_path / "src.npz"
-    src.write_bytes(ckpt_bytes)
-    with np.load(src) as npz:
-        arrays = dict(npz)
-    meta = json.loads(str(arrays["meta"]))
-    meta.update(meta_edit)
-    arrays["meta"] = np.array(json.dumps(meta, default=str))
     path = tmp_path / "m.npz"
-    np.savez(path, **arrays)
+    path.write_bytes(ckpt_bytes)
+    edit_meta(path, **meta_edit)
     try:
         use(checkpoint.load(path))
     except RnngenError:

@@ -1,5 +1,4 @@
 """Update rules, clipping and schedules."""
-import math
 
 import numpy as np
 import pytest

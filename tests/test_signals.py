@@ -1,5 +1,4 @@
 """Real signals through the real command, in a subprocess."""
-import os
 import signal
 import subprocess
 import sys

@@ -201,6 +201,20 @@ def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fres
         sys.exit(0)
 
 
+# -- export -------------------------------------------------------------------
+
+@main.command()
+@click.option("--checkpoint", "ckpt_path", default=DEFAULT_CHECKPOINT, show_default=True,
+              help="Checkpoint to export.")
+@click.option("--output", required=True, help="Where to write the weights-only copy.")
+def export(ckpt_path, output):
+    """Write a weights-only copy of a checkpoint (no optimizer state), for sharing."""
+    ckpt = checkpoint.load(ckpt_path)
+    checkpoint.save(output, checkpoint.weights_only(ckpt))
+    say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB, "
+        f"from {os.path.getsize(ckpt_path) / 2**20:.1f} MiB)")
+
+
 # -- eval ---------------------------------------------------------------------
 
 @main.command(name="eval")

@@ -64,14 +64,21 @@ def checkpoint_score(ckpt, text=None, source="text"):
     """Score ``text`` with a checkpoint's model, or, when text is None, the validation
     split of the corpus the checkpoint was trained on (the same split training used)."""
     from .corpus import Vocabulary, load_corpus
-    from .errors import CorpusError
+    from .errors import CheckpointError, CorpusError
 
     vocab = Vocabulary(ckpt.vocab_chars)
     if text is not None:
         ids = vocab.encode(text, what=source)
     else:
-        data = ckpt.meta["data"]
+        data = ckpt.meta.get("data")
+        if not (isinstance(data, dict) and isinstance(data.get("corpus"), str)
+                and isinstance(data.get("val_fraction"), float)):
+            raise CheckpointError("the checkpoint does not say which corpus it was trained on; "
+                                  "pass --corpus with the text to score")
         corpus = load_corpus(data["corpus"])
+        if corpus.sha256 != data.get("sha256", corpus.sha256):
+            raise CorpusError(f"{corpus.source} is not the text this checkpoint was trained on "
+                              "(its sha256 differs); pass --corpus to score it anyway")
         if corpus.vocab.chars != ckpt.vocab_chars:
             raise CorpusError(f"{corpus.source} is not the corpus this checkpoint was trained "
                               "on (its vocabulary differs); pass --corpus with the text to score")

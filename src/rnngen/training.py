@@ -116,6 +116,10 @@ class Trainer:
     # -- resuming -------------------------------------------------------------
     def _restore(self, ckpt):
         m, meta = self.cfg.model, ckpt.meta
+        if meta.get("weights_only"):
+            raise CheckpointError("cannot resume from an exported (weights-only) checkpoint: "
+                                  "it has no optimizer state; resume from the checkpoint "
+                                  "training wrote")
         if meta["vocab"] != self.corpus.vocab.chars:
             raise CheckpointError(
                 "cannot resume: the checkpoint's vocabulary differs from this corpus's "

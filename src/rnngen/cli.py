@@ -6,6 +6,7 @@ click usage errors, exit 2; an interrupted training run exits 128 + the signal.
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 
@@ -85,8 +86,15 @@ def train(config_path, steps, output, seed, corpus_name, assignments, resume, qu
     if trainer.stop_reason and trainer.step < t.steps:
         signum = trainer.stop_reason
         name = signal.Signals(signum).name
+        again = ["rnngen", "train", "--config", config_path]
+        for flag, value in (("--steps", steps), ("--seed", seed), ("--corpus", corpus_name)):
+            if value is not None:
+                again += [flag, str(value)]
+        for a in assignments:
+            again += ["--set", a]
+        again += ["--output", t.output, "--resume", t.output] + (["-q"] if quiet else [])
         say(f"rnngen: stopped by {name} at step {trainer.step}; checkpoint written to {t.output}. "
-            f"Resume with: rnngen train --config {config_path} --resume {t.output}")
+            f"Resume with: {shlex.join(again)}")
         sys.exit(128 + signum)
     last = trainer.history[-1] if trainer.history else None
     if last:

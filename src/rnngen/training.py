@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, checkpoint, evaluation
+from . import __version__, allocator, checkpoint, evaluation
 from .engine import model, optim
 from .errors import CheckpointError, CorpusError, TrainingDiverged
 
@@ -83,6 +83,7 @@ class Trainer:
     """Trains a model on a corpus under a Config; resumes from a Checkpoint if given."""
 
     def __init__(self, cfg, corpus, resume=None, dtype=np.float32):
+        allocator.keep_freed_memory()
         self.cfg, self.corpus = cfg, corpus
         t = cfg.train
         self.train_ids, self.val_ids = corpus.split(cfg.data.val_fraction)

@@ -185,12 +185,12 @@ def _nonneg_float(ctx, param, value):
 def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fresh_state):
     """Generate text: the seed, then N sampled characters, streamed to stdout."""
     if seed_text == "-":
-        seed_text = click.get_text_stream("stdin").read()
+        seed_text = sys.stdin.read()
     ckpt = checkpoint.load(ckpt_path)
     rng = np.random.default_rng(random_seed)
     chars = generation.sample_chars(ckpt, seed_text, n, rng, temperature, top_k or 0,
                                     top_p or 1.0, saved_state=not fresh_state)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     try:
         pending = 0
         for c in chars:
@@ -239,7 +239,7 @@ def eval_(ckpt_path, corpus_arg, as_json):
         result, source = evaluation.checkpoint_score(ckpt), "validation split"
     else:
         if corpus_arg == "-":
-            text, source = click.get_text_stream("stdin").read(), "stdin"
+            text, source = sys.stdin.read(), "stdin"
         else:
             path = corpus.resolve(corpus_arg)
             text, source = corpus.read_text(path), str(path)

@@ -65,11 +65,13 @@ def next_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
     keeps the k most likely characters; top_p keeps the smallest set whose
     probability reaches p (nucleus sampling). Both filters may be combined.
     """
-    z = logits.astype(np.float64) / temperature
+    z = logits.astype(np.float64)
+    z -= z.max()
+    with np.errstate(over="ignore", divide="ignore"):
+        z /= temperature  # after the shift, a tiny temperature sends z to -inf, not nan
     if top_k and top_k < z.size:
         kth = np.partition(z, -top_k)[-top_k]
         z[z < kth] = -np.inf
-    z -= z.max()
     p = np.exp(z)
     p /= p.sum()
     if top_p < 1.0:

@@ -28,6 +28,9 @@ class Group(click.Group):
             return super().invoke(ctx)
         except RnngenError as e:
             raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:  # outside training's own handler: stop quietly
+            click.echo("rnngen: interrupted", err=True)
+            sys.exit(130)
         except MemoryError:
             raise click.ClickException(
                 "out of memory; lower model.hidden_size, train.batch_size or "
@@ -86,21 +89,28 @@ def train(config_path, steps, output, seed, corpus_name, assignments, resume, qu
     if trainer.stop_reason and trainer.step < t.steps:
         signum = trainer.stop_reason
         name = signal.Signals(signum).name
-        again = ["rnngen", "train", "--config", config_path]
-        for flag, value in (("--steps", steps), ("--seed", seed), ("--corpus", corpus_name)):
-            if value is not None:
-                again += [flag, str(value)]
-        for a in assignments:
-            again += ["--set", a]
-        again += ["--output", t.output, "--resume", t.output] + (["-q"] if quiet else [])
+        again = _resume_command(config_path, steps, seed, corpus_name, assignments,
+                                t.output, quiet)
         say(f"rnngen: stopped by {name} at step {trainer.step}; checkpoint written to {t.output}. "
-            f"Resume with: {shlex.join(again)}")
+            f"Resume with: {again}")
         sys.exit(128 + signum)
     last = trainer.history[-1] if trainer.history else None
     if last:
         say(f"rnngen: done at step {trainer.step}: val {last['val_loss']:.4f} nats/char "
             f"({last['val_loss'] / math.log(2):.4f} bits/char); best {trainer.best_val:.4f}; "
             f"checkpoints {t.output} and {best_path(t.output)}")
+
+
+def _resume_command(config_path, steps, seed, corpus_name, assignments, output, quiet):
+    """The train command that continues this run: its flags, then --resume."""
+    args = ["rnngen", "train", "--config", config_path]
+    for flag, value in (("--steps", steps), ("--seed", seed), ("--corpus", corpus_name)):
+        if value is not None:
+            args += [flag, str(value)]
+    for a in assignments:
+        args += ["--set", a]
+    args += ["--output", output, "--resume", output] + (["-q"] if quiet else [])
+    return shlex.join(args)
 
 
 def _train_loop(trainer, quiet):

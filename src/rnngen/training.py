@@ -210,9 +210,11 @@ class Trainer:
     def _clip(self, grads, loss):
         t = self.cfg.train
         norm = optim.clip_by_norm(grads, t.clip_norm) if t.clip_norm else 0.0
-        if not (math.isfinite(loss) and math.isfinite(norm)):
+        # a loss ten times a uniform guess's ln V is as lost as nan, only slower to show it
+        ceiling = 10 * math.log(max(len(self.corpus.vocab), 2))
+        if not (math.isfinite(loss) and math.isfinite(norm) and loss < ceiling):
             raise TrainingDiverged(
-                f"training diverged at step {self.step + 1} (loss is {loss}); the last good "
+                f"training diverged at step {self.step + 1} (loss is {loss:.4g}); the last good "
                 f"checkpoint is {self.cfg.train.output} if one was written; lower "
                 f"train.learning_rate (now {t.learning_rate}) or set train.clip_norm, and "
                 "resume or start again")

@@ -18,6 +18,10 @@ from .engine import model, optim
 from .errors import CheckpointError, CorpusError, TrainingDiverged
 
 
+# Optimizer entries that are state (saved in checkpoints), not hyperparameters.
+STATE_SLOTS = ("m", "v", "t", "cache", "velocity")
+
+
 @dataclass
 class StepStats:
     step: int  # steps done so far
@@ -259,7 +263,3 @@ class Trainer:
 
     def save(self, path):
         checkpoint.save(path, self.checkpoint())
-
-
-# Optimizer entries that are state (saved in checkpoints), not hyperparameters.
-STATE_SLOTS = ("m", "v", "t", "cache", "velocity")

@@ -90,7 +90,7 @@ class Corpus:
 
 
 def _chunks(path):
-    """Yield (byte offset, decoded text) chunks of a UTF-8 file."""
+    """Yield the decoded text of a UTF-8 file, chunk by chunk."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0
     with open(path, "rb") as f:
@@ -110,7 +110,7 @@ def _chunks(path):
                 raise CorpusError(
                     f"{path} is not valid UTF-8 (bad byte at offset {max(at, 0)}); "
                     "convert it to UTF-8, e.g. with iconv") from None
-            yield offset, text
+            yield text
             offset += len(data)
             if final:
                 return
@@ -128,24 +128,22 @@ def read_corpus(path):
     path = Path(path)
     _check_file(path)
     try:
-        chars, digest, total = set(), hashlib.sha256(), 0
-        for _, text in _chunks(path):
+        chars, total = set(), 0
+        for text in _chunks(path):
             chars.update(text)
             total += len(text)
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(CHUNK_BYTES), b""):
-                digest.update(block)
         if total == 0:
             raise CorpusError(f"corpus {path} is empty; give it some text")
         vocab = Vocabulary(chars)
         ids = np.empty(total, dtype=vocab.dtype)
         pos = 0
-        for _, text in _chunks(path):
+        for text in _chunks(path):
             ids[pos:pos + len(text)] = vocab._encode_known(text)
             pos += len(text)
+        digest = sha256_file(path)
     except OSError as e:
         raise CorpusError(f"cannot read corpus {path}: {e.strerror or e}") from None
-    return Corpus(ids, vocab, str(path), digest.hexdigest())
+    return Corpus(ids, vocab, str(path), digest)
 
 
 def read_text(path):
@@ -153,7 +151,7 @@ def read_text(path):
     path = Path(path)
     _check_file(path)
     try:
-        return "".join(text for _, text in _chunks(path))
+        return "".join(_chunks(path))
     except OSError as e:
         raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
 
@@ -175,7 +173,7 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def resolve(name_or_path, download=True):
+def resolve(name_or_path):
     """The local path of a corpus named in a config: a file path, or a NAMED corpus.
 
     A named corpus is looked for in corpora_dir(); when absent it is downloaded,
@@ -191,8 +189,6 @@ def resolve(name_or_path, download=True):
                 f"{target} does not match the published {name_or_path} (sha256 differs); "
                 "delete it so rnngen can download it again")
         return target
-    if not download:
-        raise CorpusError(f"corpus {name_or_path} is not at {target}")
     _download(url, sha, target, name_or_path)
     return target
 

@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .corpus import Vocabulary, load_corpus
 from .engine import layers, model
+from .errors import CheckpointError, CorpusError
 
 
 @dataclass
@@ -63,9 +65,6 @@ def score(params, ids, streams=64, seq_length=256, warmup=128):
 def checkpoint_score(ckpt, text=None, source="text"):
     """Score ``text`` with a checkpoint's model, or, when text is None, the validation
     split of the corpus the checkpoint was trained on (the same split training used)."""
-    from .corpus import Vocabulary, load_corpus
-    from .errors import CheckpointError, CorpusError
-
     vocab = Vocabulary(ckpt.vocab_chars)
     if text is not None:
         ids = vocab.encode(text, what=source)

@@ -25,12 +25,10 @@ STATE_SLOTS = ("m", "v", "t", "cache", "velocity")
 @dataclass
 class StepStats:
     step: int  # steps done so far
-    total_steps: int
     loss: float  # this batch's training loss, nats/char
     learning_rate: float
     chars_per_sec: float  # training throughput over this step
     val_loss: float = None  # set on steps that validated
-    best_val_loss: float = None
     checkpoint: str = None  # set on steps that wrote a checkpoint
 
 
@@ -109,6 +107,7 @@ class Trainer:
         self.step, self.history, self.best_val = 0, [], math.inf
         self.seconds = 0.0
         self.recent_losses = []  # training losses since the last validation
+        self.loss_ceiling = 10 * math.log(max(len(corpus.vocab), 2))  # see train_step
         self._stop = None
         checkpoint.check_writable(t.output)
         if resume is not None:
@@ -190,7 +189,7 @@ class Trainer:
             elapsed = time.perf_counter() - started
             self.seconds += elapsed
             self.recent_losses.append(loss)
-            stats = StepStats(self.step, t.steps, loss, lr, chars / max(elapsed, 1e-9))
+            stats = StepStats(self.step, loss, lr, chars / max(elapsed, 1e-9))
             if self.step % t.eval_every == 0 or self.step == t.steps:
                 self._validate(stats, float(np.mean(self.recent_losses)))
                 self.recent_losses = []
@@ -200,23 +199,22 @@ class Trainer:
         """One optimizer step on inputs/targets (T, N), carrying the hidden state.
 
         Returns the batch's loss (nats/char). Raises TrainingDiverged, before any
-        weight changes, if the loss or gradient norm is not finite.
+        weight changes, if the loss or gradient norm is not finite, or the loss is
+        over ten times a uniform guess's ln V (as lost as nan, only slower to show it).
         """
         loss, grads, _, self.hidden = model.loss_and_grads(
             self.params, inputs, targets, self.hidden, self.cfg.model.dropout, self.rng)
-        self._clip(grads, loss)
+        self._check_and_clip(grads, loss)
         for name, w in self.params.items():
             self.opt[name]["learning_rate"] = lr
             self.update(w, grads[name], self.opt[name])
         self.step += 1
         return loss
 
-    def _clip(self, grads, loss):
+    def _check_and_clip(self, grads, loss):
         t = self.cfg.train
         norm = optim.clip_by_norm(grads, t.clip_norm) if t.clip_norm else 0.0
-        # a loss ten times a uniform guess's ln V is as lost as nan, only slower to show it
-        ceiling = 10 * math.log(max(len(self.corpus.vocab), 2))
-        if not (math.isfinite(loss) and math.isfinite(norm) and loss < ceiling):
+        if not (math.isfinite(loss) and math.isfinite(norm) and loss < self.loss_ceiling):
             raise TrainingDiverged(
                 f"training diverged at step {self.step + 1} (loss is {loss:.4g}); the last good "
                 f"checkpoint is {self.cfg.train.output} if one was written; lower "
@@ -236,7 +234,6 @@ class Trainer:
         if val < self.best_val:
             self.best_val = val
             self.save(best_path(t.output))
-        stats.best_val_loss = self.best_val
         self.save(t.output)
         stats.checkpoint = t.output
 

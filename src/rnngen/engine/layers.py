@@ -78,8 +78,8 @@ def rnn_forward(a, h0, Whh):
 
     a (T, N, H) holds x_t W_xh + b_h for every step, computed beforehand as one
     large product: only h_{t-1} -> h_t is sequential. h0 (N, H). Returns h (T, N, H).
-    Fused (one buffer, in-place ops) rather than a loop of rnn_step_forward,
-    because per-step allocation costs as much as the product at small N.
+    Fused (one output buffer, in-place ops) rather than a loop of rnn_step_forward,
+    so no step allocates.
     """
     T = a.shape[0]
     h = np.empty_like(a)

@@ -108,22 +108,18 @@ def backward(dlogits, cache):
     caches, mask, out_cache = cache
     grads = {}
     dx, grads["Why"], grads["by"] = layers.affine_backward(dlogits, out_cache)
-    L = len(caches)
-    dh0 = None
-    for l in range(L - 1, -1, -1):
+    dh0 = [None] * len(caches)
+    for l in reversed(range(len(caches))):
         if mask is not None:
             dx *= mask
         in_cache, mask, rnn_cache = caches[l]
-        da, dh0_l, grads[f"Whh{l}"] = layers.rnn_backward(dx, rnn_cache)
-        if dh0 is None:
-            dh0 = np.empty((L,) + dh0_l.shape, dtype=dh0_l.dtype)
-        dh0[l] = dh0_l
-        grads[f"bh{l}"] = da.sum(axis=(0, 1))
+        da, dh0[l], grads[f"Whh{l}"] = layers.rnn_backward(dx, rnn_cache)
         if l == 0:
             grads["Wxh0"] = layers.embedding_backward(da, in_cache)
+            grads["bh0"] = da.sum(axis=(0, 1))  # folded into the lookup table forward
         else:
-            dx, grads[f"Wxh{l}"], _ = layers.affine_backward(da, in_cache)
-    return grads, dh0
+            dx, grads[f"Wxh{l}"], grads[f"bh{l}"] = layers.affine_backward(da, in_cache)
+    return grads, np.stack(dh0)
 
 
 def loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None):

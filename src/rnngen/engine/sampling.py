@@ -1,9 +1,9 @@
 """Generating characters one at a time from a trained model.
 
-Sampling is a loop of matrix-vector products on one stream, so Python overhead per
-operation dominates; the stepper below keeps every buffer preallocated, folds the
-layer-0 bias into the lookup table and joins each upper layer's two products into
-one by stacking [W_xh; W_hh].
+Sampling is a loop of matrix-vector products on one stream, so the number of NumPy
+calls per character matters as much as their size: the stepper folds the layer-0
+bias into the lookup table and joins each upper layer's two products into one by
+stacking [W_xh; W_hh].
 """
 import numpy as np
 
@@ -120,7 +120,8 @@ def _gumbel_sample(stepper, idx, n, rng, temperature):
     argmax(logits / T + g) with g ~ Gumbel(0, 1) per entry is an exact draw from
     softmax(logits / T); scaled by T this is argmax(logits + b_y + T g), so the
     decoder bias and the noise are added together ahead of time, a block at once,
-    and each character costs one product, one add and one argmax. Noise is drawn
+    and past the hidden-state update each character costs one product, one add and
+    one argmax. Noise is drawn
     in fixed blocks, so a longer run starts with the same text as a shorter one.
     """
     top, Why, by = stepper.joint[-1, stepper.H:], stepper.Why, stepper.by

@@ -63,7 +63,7 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=64, help="parallel streams (N)")
     p.add_argument("--seq", type=int, default=100, help="BPTT length (T)")
     p.add_argument("--threads", type=int, default=2, help="BLAS / torch threads")
-    p.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
+    p.add_argument("--rounds", type=int, default=9, help="alternating timing rounds")
     p.add_argument("--steps-per-round", type=int, default=10,
                    help="timed training steps of each library per round (K)")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="UTF-8 text to train on")
@@ -309,12 +309,23 @@ def own_peak_rss_kib():
 # -- the benchmark -------------------------------------------------------------
 
 def alternate(jobs, rounds):
-    """Call each of jobs {name: job(round) -> rate} in turn, rounds times; name -> rates."""
+    """Call each of jobs {name: job(round) -> rate} in turn, rounds times; name -> rates.
+
+    Odd rounds run the jobs in reverse order, so neither library always goes first
+    (after the other's threads, with the other's data in cache).
+    """
     rates = {name: [] for name in jobs}
+    order = list(jobs)
     for r in range(rounds):
-        for name, job in jobs.items():
-            rates[name].append(job(r))
+        for name in (order if r % 2 == 0 else order[::-1]):
+            rates[name].append(jobs[name](r))
     return rates
+
+
+def paired_ratio(mine, peers):
+    """Median over rounds of mine[r] / peers[r]: each pair ran back to back, so a
+    busy spell on a shared machine slows both sides of a pair alike."""
+    return statistics.median(x / y for x, y in zip(mine, peers))
 
 
 def run(args):
@@ -332,8 +343,8 @@ def run(args):
     # Each round also measures the matmul peak, so a busy spell on the machine hits
     # training and peak alike; the best round's peak is the machine's.
     numpy_sgemm = numpy_sgemm_fn()
-    round_jobs = {"rnngen": lambda r: time_steps(rnngen_step, rounds[r]),
-                  "rnngen sgemm": lambda r: numpy_sgemm()}
+    round_jobs = {"rnngen": lambda r: time_steps(rnngen_step, rounds[r])}
+    sgemm_jobs = {"rnngen sgemm": lambda r: numpy_sgemm()}
     sample_jobs = {"rnngen": lambda r: time_sampling(rnngen_sample)}
     if torch is not None:
         peer = make_torch_peer(V, args.hidden, args.layers)
@@ -341,8 +352,10 @@ def run(args):
         torch_rounds = [as_torch(r) for r in rounds]
         torch_sgemm = torch_sgemm_fn()
         round_jobs["torch"] = lambda r: time_steps(torch_step, torch_rounds[r])
-        round_jobs["torch sgemm"] = lambda r: torch_sgemm()
+        sgemm_jobs["torch sgemm"] = lambda r: torch_sgemm()
         sample_jobs["torch"] = lambda r: time_sampling(torch_sample)
+    # the two trainings of a round run back to back; the peaks after them
+    round_jobs.update(sgemm_jobs)
     train = alternate(round_jobs, args.rounds)
     sample = alternate(sample_jobs, SAMPLE_REPEATS)  # after training: a trained model
 
@@ -359,6 +372,9 @@ def run(args):
     for name in sample_jobs:
         res[name] = summarize(train[name], sample[name], max(train[f"{name} sgemm"]), flops)
         res[name]["peak_rss_mib"] = peak_rss_child(name, args)
+    if torch is not None:
+        res["paired_train_ratio"] = paired_ratio(train["rnngen"], train["torch"])
+        res["paired_sample_ratio"] = paired_ratio(sample["rnngen"], sample["torch"])
     return res
 
 
@@ -416,6 +432,10 @@ def report(res):
         "per round, chars/s: rnngen " + ", ".join(count(v) for v in a["train_rounds"])
         + ("; torch " + ", ".join(count(v) for v in b["train_rounds"]) if b else ""),
     ]
+    if b:
+        lines.append(
+            f"round by round (each pair back to back), median rnngen / torch: training "
+            f"{res['paired_train_ratio']:.2f}x, sampling {res['paired_sample_ratio']:.2f}x")
     # Medians absorb one slow round; rounds far apart mean the whole run was disturbed.
     spread = max(max(r["train_rounds"]) / min(r["train_rounds"]) for r in (a, b) if r)
     if spread > NOISY_SPREAD:

@@ -20,17 +20,17 @@ def _tiny(num_layers, seed=0, V=5, H=4, N=3, T=4):
 
 
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_model_gradients_every_parameter_and_initial_state(num_layers, dropout):
+@pytest.mark.parametrize("dropout, weight_drop", [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.3, 0.4)])
+def test_model_gradients_every_parameter_and_initial_state(num_layers, dropout, weight_drop):
     params, inputs, targets, h0 = _tiny(num_layers)
 
     def loss():
         # a fresh generator with a fixed seed gives the same dropout masks each call
         rng = np.random.default_rng(7)
-        return model.loss_and_grads(params, inputs, targets, h0, dropout, rng)[0]
+        return model.loss_and_grads(params, inputs, targets, h0, dropout, rng, weight_drop)[0]
 
     _, grads, dh0, _ = model.loss_and_grads(
-        params, inputs, targets, h0, dropout, np.random.default_rng(7))
+        params, inputs, targets, h0, dropout, np.random.default_rng(7), weight_drop)
     assert set(grads) == set(params)
     for name in params:
         err = relative_error(grads[name], numerical_gradient(loss, params[name]))

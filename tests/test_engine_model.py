@@ -95,3 +95,20 @@ def test_dropout_only_when_asked_and_scaled():
     mask = layers.dropout_mask((1000, 100), 0.25, rng, np.dtype(np.float32))
     assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.75)}
     assert abs(mask.mean() - 1.0) < 0.02
+
+
+def test_weight_drop_zeroes_recurrent_weights_only_while_training():
+    rng = np.random.default_rng(8)
+    params = model.init_params(5, 8, 2, rng)
+    inputs = rng.integers(0, 5, (6, 3))
+    h0 = model.zero_state(params, 3)
+    plain, _, _ = model.forward(params, inputs, h0)
+    dropped, _, cache = model.forward(params, inputs, h0, rng=rng, weight_drop=0.5)
+    assert not np.allclose(plain, dropped)
+    for l, (_, _, w_mask, _) in enumerate(cache[0]):
+        assert w_mask.shape == params[f"Whh{l}"].shape
+        assert set(np.unique(w_mask)) == {0.0, np.float32(2.0)}
+    # rate 0 draws nothing and changes nothing
+    again, _, cache = model.forward(params, inputs, h0, rng=rng, weight_drop=0.0)
+    np.testing.assert_array_equal(again, plain)
+    assert all(c[2] is None for c in cache[0])

@@ -29,6 +29,7 @@ class ModelConfig:
     hidden_size: int = 512  # H, units per layer
     num_layers: int = 1  # L, stacked tanh RNN layers
     dropout: float = 0.0  # dropout rate on each layer's output while training
+    weight_drop: float = 0.0  # rate of W_hh weights dropped per batch while training
     init: str = "scaled"  # scaled | gaussian | identity | orthogonal (W_hh)
     init_scale: float = 0.01  # standard deviation for init: gaussian
 
@@ -185,6 +186,7 @@ def validate(cfg):
     _need(m.hidden_size > 0, "model.hidden_size", f"must be > 0, got {m.hidden_size}")
     _need(m.num_layers > 0, "model.num_layers", f"must be > 0, got {m.num_layers}")
     _need(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+    _need(0 <= m.weight_drop < 1, "model.weight_drop", f"must be in [0, 1), got {m.weight_drop}")
     _need(m.init in INITS, "model.init", f"must be one of {', '.join(INITS)}, got {m.init!r}")
     _need(m.init_scale > 0, "model.init_scale", f"must be > 0, got {m.init_scale}")
     for key in ("steps", "batch_size", "seq_length", "eval_every", "lr_decay_every"):

@@ -203,7 +203,8 @@ class Trainer:
         over ten times a uniform guess's ln V (as lost as nan, only slower to show it).
         """
         loss, grads, _, self.hidden = model.loss_and_grads(
-            self.params, inputs, targets, self.hidden, self.cfg.model.dropout, self.rng)
+            self.params, inputs, targets, self.hidden, self.cfg.model.dropout, self.rng,
+            self.cfg.model.weight_drop)
         self._check_and_clip(grads, loss)
         for name, w in self.params.items():
             self.opt[name]["learning_rate"] = lr

@@ -70,11 +70,15 @@ def model_shape(params):
     return V, H, L
 
 
-def forward(params, inputs, h0, dropout=0.0, rng=None):
+def forward(params, inputs, h0, dropout=0.0, rng=None, weight_drop=0.0):
     """inputs (T, N) ids, h0 (L, N, H) -> logits (T, N, V), hT (L, N, H), cache.
 
     Dropout (inverted, rate ``dropout``) applies to each layer's output where it
-    feeds the next layer or the decoder, as in char-rnn; it needs ``rng``.
+    feeds the next layer or the decoder, as in char-rnn. Weight drop (rate
+    ``weight_drop``, DropConnect on W_hh as in AWD-LSTM) zeroes recurrent weights,
+    one mask per layer for the whole batch: it regularises the h_{t-1} -> h_t path,
+    which output dropout never touches, and leaves the recurrence a plain tanh RNN
+    at evaluation time. Either needs ``rng``.
     """
     L = h0.shape[0]
     hT = np.empty_like(h0)
@@ -88,9 +92,10 @@ def forward(params, inputs, h0, dropout=0.0, rng=None):
         else:
             x, mask = _drop(x, dropout, rng)
             a, in_cache = layers.affine_forward(x, params[f"Wxh{l}"], params[f"bh{l}"])
-        x, rnn_cache = layers.rnn_forward(a, h0[l], params[f"Whh{l}"])
+        Whh, w_mask = _drop(params[f"Whh{l}"], weight_drop, rng)
+        x, rnn_cache = layers.rnn_forward(a, h0[l], Whh)
         hT[l] = x[-1]
-        caches.append((in_cache, mask, rnn_cache))
+        caches.append((in_cache, mask, w_mask, rnn_cache))
     x, mask = _drop(x, dropout, rng)
     logits, out_cache = layers.affine_forward(x, params["Why"], params["by"])
     return logits, hT, (caches, mask, out_cache)
@@ -112,8 +117,10 @@ def backward(dlogits, cache):
     for l in reversed(range(len(caches))):
         if mask is not None:
             dx *= mask
-        in_cache, mask, rnn_cache = caches[l]
+        in_cache, mask, w_mask, rnn_cache = caches[l]
         da, dh0[l], grads[f"Whh{l}"] = layers.rnn_backward(dx, rnn_cache)
+        if w_mask is not None:
+            grads[f"Whh{l}"] *= w_mask
         if l == 0:
             grads["Wxh0"] = layers.embedding_backward(da, in_cache)
             grads["bh0"] = da.sum(axis=(0, 1))  # folded into the lookup table forward
@@ -122,13 +129,13 @@ def backward(dlogits, cache):
     return grads, np.stack(dh0)
 
 
-def loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None):
+def loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None, weight_drop=0.0):
     """Mean cross-entropy (nats/char) of predicting targets (T, N) from inputs (T, N).
 
     Returns (loss, grads, dh0, hT): hT is the hidden state to carry into the next
     batch; dh0 is the gradient with respect to h0 (for gradient checks).
     """
-    logits, hT, cache = forward(params, inputs, h0, dropout, rng)
+    logits, hT, cache = forward(params, inputs, h0, dropout, rng, weight_drop)
     T, N, V = logits.shape
     loss, dlogits = layers.softmax_cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
     grads, dh0 = backward(dlogits.reshape(T, N, V), cache)

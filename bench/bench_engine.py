@@ -1,11 +1,12 @@
 """Training and sampling speed of rnngen's engine against a PyTorch peer.
 
 Both train the same shape on the same tinyshakespeare batches, taking turns:
-each round times a warm-up step and then K steps of rnngen, then the same for
-PyTorch, so drift in the machine's speed (turbo, neighbours) hits both alike.
-The script also measures per-character sampling, the float32 matmul peak of
-each library, and the peak RSS of a training run of each (in a subprocess, so
-neither library's memory counts against the other).
+each round runs rnngen in a fresh process (a warm-up step, K timed steps, then
+per-character sampling and a float32 matmul peak), then PyTorch the same way,
+so drift in the machine's speed (turbo, neighbours) hits both alike. A process
+each keeps the libraries from meeting: neither's idle thread pool, allocator
+settings or memory counts against the other, as when a user runs just one.
+--same-process runs both in this one process instead, for comparison.
 
     python bench/bench_engine.py                 # hidden 512, 1 layer, 64 x 100
     python bench/bench_engine.py --hidden 128    # the small shape
@@ -29,11 +30,9 @@ DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "tinyshakespeare.txt"
 NO_TORCH = "PyTorch is not installed: pip install torch==2.13.0 (CPU) to run the peer"
 EMBED = 64  # the peer's embedding width (rnngen reads W_xh rows by character id)
 SAMPLE_CHARS = 2000
-SAMPLE_REPEATS = 5
 SEED_TEXT_CHARS = 20
 SGEMM_SIZE = 2048
 NOISY_SPREAD = 1.5  # fastest / slowest round above this gets a warning
-MEMORY_STEPS = 3  # timed steps in each peak-RSS child, after one warm-up step
 
 # numpy and torch read their thread counts when first imported, so they are
 # imported by load_libraries() once the environment is set, not at the top.
@@ -68,7 +67,10 @@ def parse_args(argv=None):
                    help="timed training steps of each library per round (K)")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="UTF-8 text to train on")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    p.add_argument("--same-process", action="store_true",
+                   help="time both libraries in this process, not a fresh one per round")
     p.add_argument("--child", choices=("rnngen", "torch"), help=argparse.SUPPRESS)
+    p.add_argument("--round", type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -194,6 +196,7 @@ def torch_sample_fn(peer, seed_ids):
 
 
 def time_sampling(sample, n=SAMPLE_CHARS):
+    sample(n // 40)  # warm-up: first calls build buffers and pick kernels
     started = time.perf_counter()
     sample(n)
     return n / (time.perf_counter() - started)
@@ -257,35 +260,66 @@ def numpy_blas():
         return "unknown BLAS"
 
 
-# -- peak memory (children) ----------------------------------------------------
+# -- one library, one round ----------------------------------------------------
 
-def peak_rss_child(which, args):
-    """Run a short training of one library in a fresh process; its peak RSS in MiB."""
-    cmd = [sys.executable, __file__, "--child", which, "--hidden", str(args.hidden),
-           "--layers", str(args.layers), "--batch", str(args.batch), "--seq", str(args.seq),
-           "--threads", str(args.threads), "--corpus", str(args.corpus)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"the {which} memory run failed (exit {done.returncode})")
-    return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+def train_ids_of(corpus):
+    """The training split, as `rnngen train` makes it (val_fraction's default)."""
+    from rnngen.config import DataConfig
+
+    return corpus.split(DataConfig().val_fraction)[0]
+
+
+def round_batches(train_ids, args, r):
+    """Round r's K + 1 batches: fresh in every round, as in real training, and the
+    same for both libraries."""
+    K = args.steps_per_round
+    return make_batches(train_ids, args, (r + 1) * (K + 1))[r * (K + 1):]
+
+
+def library_jobs(name, corpus, args):
+    """(train(r), sample(), sgemm()) for one library, everything built beforehand."""
+    seed_ids = corpus.ids[:SEED_TEXT_CHARS]
+    train_ids = train_ids_of(corpus)
+    if name == "rnngen":
+        trainer = rnngen_trainer(args, corpus)
+        step = rnngen_step_fn(trainer)
+        return (lambda r: time_steps(step, round_batches(train_ids, args, r)),
+                lambda: time_sampling(rnngen_sample_fn(trainer.params, seed_ids)),
+                numpy_sgemm_fn())
+    peer = make_torch_peer(len(corpus.vocab), args.hidden, args.layers)
+    step = torch_step_fn(peer)
+    return (lambda r: time_steps(step, as_torch(round_batches(train_ids, args, r))),
+            lambda: time_sampling(torch_sample_fn(peer, seed_ids)),
+            torch_sgemm_fn())
 
 
 def child_main(args):
-    """Train MEMORY_STEPS + 1 steps with one library and print its peak RSS as JSON."""
+    """One round of one library in this fresh process; prints its results as JSON.
+
+    Peak RSS is read right after training, before sampling and the matmul peak
+    (whose 2048 x 2048 buffers are no part of a training run).
+    """
     load_libraries(args.threads, with_torch=args.child == "torch")
+    if args.child == "torch" and torch is None:
+        raise SystemExit(NO_TORCH)
     from rnngen.corpus import read_corpus
 
-    corpus = read_corpus(args.corpus)
-    batches = make_batches(corpus.ids, args, MEMORY_STEPS + 1)
-    if args.child == "rnngen":
-        time_steps(rnngen_step_fn(rnngen_trainer(args, corpus)), batches)
-    else:
-        if torch is None:
-            raise SystemExit(NO_TORCH)
-        peer = make_torch_peer(len(corpus.vocab), args.hidden, args.layers)
-        time_steps(torch_step_fn(peer), as_torch(batches))
-    print(json.dumps({"peak_rss_mib": own_peak_rss_kib() / 1024}))
+    train, sample, sgemm = library_jobs(args.child, read_corpus(args.corpus), args)
+    out = {"train": train(args.round), "peak_rss_mib": own_peak_rss_kib() / 1024}
+    out.update(sample=sample(), sgemm=sgemm())
+    print(json.dumps(out))
+
+
+def run_child(name, args, r):
+    cmd = [sys.executable, __file__, "--child", name, "--round", str(r),
+           "--hidden", str(args.hidden), "--layers", str(args.layers),
+           "--batch", str(args.batch), "--seq", str(args.seq), "--threads", str(args.threads),
+           "--steps-per-round", str(args.steps_per_round), "--corpus", str(args.corpus)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"the {name} round {r} failed (exit {done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def own_peak_rss_kib():
@@ -309,17 +343,16 @@ def own_peak_rss_kib():
 # -- the benchmark -------------------------------------------------------------
 
 def alternate(jobs, rounds):
-    """Call each of jobs {name: job(round) -> rate} in turn, rounds times; name -> rates.
+    """Call each of jobs {name: job(round) -> result} in turn, rounds times; name -> results.
 
-    Odd rounds run the jobs in reverse order, so neither library always goes first
-    (after the other's threads, with the other's data in cache).
+    Odd rounds run the jobs in reverse order, so neither library always goes first.
     """
-    rates = {name: [] for name in jobs}
+    results = {name: [] for name in jobs}
     order = list(jobs)
     for r in range(rounds):
         for name in (order if r % 2 == 0 else order[::-1]):
-            rates[name].append(jobs[name](r))
-    return rates
+            results[name].append(jobs[name](r))
+    return results
 
 
 def paired_ratio(mine, peers):
@@ -328,37 +361,39 @@ def paired_ratio(mine, peers):
     return statistics.median(x / y for x, y in zip(mine, peers))
 
 
+def rounds_in_children(names, args):
+    """name -> {"train": [...], "sample": [...], "sgemm": [...], "peak_rss_mib": [...]}."""
+    jobs = {name: (lambda r, name=name: run_child(name, args, r)) for name in names}
+    per_round = alternate(jobs, args.rounds)
+    return {name: {key: [res[key] for res in results] for key in results[0]}
+            for name, results in per_round.items()}
+
+
+def rounds_in_this_process(names, corpus, args):
+    """As rounds_in_children, but both libraries live in this process throughout.
+
+    Peak RSS still comes from a child each: in here, both libraries count."""
+    jobs = {name: library_jobs(name, corpus, args) for name in names}
+    per_round = alternate({name: (lambda r, job=job: (job[0](r), job[1](), job[2]()))
+                           for name, job in jobs.items()}, args.rounds)
+    out = {}
+    for name, results in per_round.items():
+        train, sample, sgemm = (list(col) for col in zip(*results))
+        rss = run_child(name, args, 0)["peak_rss_mib"]
+        out[name] = {"train": train, "sample": sample, "sgemm": sgemm, "peak_rss_mib": [rss]}
+    return out
+
+
 def run(args):
     from rnngen.corpus import read_corpus
 
     corpus = read_corpus(args.corpus)
-    trainer = rnngen_trainer(args, corpus)
     V = len(corpus.vocab)
-    K = args.steps_per_round
-    # Fresh batches every round, as in real training; both libraries see the same.
-    batches = make_batches(trainer.train_ids, args, args.rounds * (K + 1))
-    rounds = [batches[r * (K + 1):(r + 1) * (K + 1)] for r in range(args.rounds)]
-    seed_ids = corpus.ids[:SEED_TEXT_CHARS]
-    rnngen_step, rnngen_sample = rnngen_step_fn(trainer), rnngen_sample_fn(trainer.params, seed_ids)
-    # Each round also measures the matmul peak, so a busy spell on the machine hits
-    # training and peak alike; the best round's peak is the machine's.
-    numpy_sgemm = numpy_sgemm_fn()
-    round_jobs = {"rnngen": lambda r: time_steps(rnngen_step, rounds[r])}
-    sgemm_jobs = {"rnngen sgemm": lambda r: numpy_sgemm()}
-    sample_jobs = {"rnngen": lambda r: time_sampling(rnngen_sample)}
-    if torch is not None:
-        peer = make_torch_peer(V, args.hidden, args.layers)
-        torch_step, torch_sample = torch_step_fn(peer), torch_sample_fn(peer, seed_ids)
-        torch_rounds = [as_torch(r) for r in rounds]
-        torch_sgemm = torch_sgemm_fn()
-        round_jobs["torch"] = lambda r: time_steps(torch_step, torch_rounds[r])
-        sgemm_jobs["torch sgemm"] = lambda r: torch_sgemm()
-        sample_jobs["torch"] = lambda r: time_sampling(torch_sample)
-    # the two trainings of a round run back to back; the peaks after them
-    round_jobs.update(sgemm_jobs)
-    train = alternate(round_jobs, args.rounds)
-    sample = alternate(sample_jobs, SAMPLE_REPEATS)  # after training: a trained model
-
+    names = ["rnngen"] + (["torch"] if torch is not None else [])
+    if args.same_process:
+        rounds = rounds_in_this_process(names, corpus, args)
+    else:
+        rounds = rounds_in_children(names, args)
     flops = flops_per_char(args.hidden, args.layers, V)
     res = {"setup": {
         "cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
@@ -366,15 +401,17 @@ def run(args):
         "torch": torch.__version__ if torch is not None else None,
         "corpus": str(args.corpus), "vocab": V, "hidden": args.hidden, "layers": args.layers,
         "batch": args.batch, "seq": args.seq, "dtype": "float32", "rounds": args.rounds,
-        "steps_per_round": K, "sample_chars": SAMPLE_CHARS, "sample_repeats": SAMPLE_REPEATS,
+        "steps_per_round": args.steps_per_round, "sample_chars": SAMPLE_CHARS,
+        "processes": "this one" if args.same_process else "a fresh one per library per round",
         "flops_per_char": flops, "peer_embedding": EMBED,
     }, "torch": None}
-    for name in sample_jobs:
-        res[name] = summarize(train[name], sample[name], max(train[f"{name} sgemm"]), flops)
-        res[name]["peak_rss_mib"] = peak_rss_child(name, args)
-    if torch is not None:
-        res["paired_train_ratio"] = paired_ratio(train["rnngen"], train["torch"])
-        res["paired_sample_ratio"] = paired_ratio(sample["rnngen"], sample["torch"])
+    for name, r in rounds.items():
+        res[name] = summarize(r["train"], r["sample"], max(r["sgemm"]), flops)
+        res[name]["peak_rss_mib"] = max(r["peak_rss_mib"])
+    if "torch" in rounds:
+        res["paired_train_ratio"] = paired_ratio(rounds["rnngen"]["train"], rounds["torch"]["train"])
+        res["paired_sample_ratio"] = paired_ratio(rounds["rnngen"]["sample"],
+                                                  rounds["torch"]["sample"])
     return res
 
 
@@ -382,7 +419,7 @@ def summarize(train, sample, sgemm, flops):
     train_median = statistics.median(train)
     gflops = train_median * flops / 1e9
     return {"train_chars_per_s": train_median, "train_rounds": train,
-            "sample_chars_per_s": statistics.median(sample), "sample_repeats": sample,
+            "sample_chars_per_s": statistics.median(sample), "sample_rounds": sample,
             "sgemm_gflops": sgemm, "train_gflops": gflops, "sgemm_fraction": gflops / sgemm}
 
 
@@ -393,7 +430,7 @@ def report(res):
         f"rnngen engine vs PyTorch peer: tinyshakespeare, H={s['hidden']}, L={s['layers']}, "
         f"N={s['batch']}, T={s['seq']}, float32, {s['threads']} threads",
         f"machine: {s['cpu']} ({s['cores']} cores); Python {s['python']}, numpy {s['numpy']} "
-        f"({s['blas']}), {torch_label}",
+        f"({s['blas']}), {torch_label}; each round in {s['processes']}",
     ]
     if b:
         lines.append(
@@ -417,8 +454,8 @@ def report(res):
 
     row(f"training, chars/s (median of {s['rounds']} rounds x {s['steps_per_round']} steps)",
         "train_chars_per_s", count)
-    row(f"sampling, chars/s (temperature 1, median of {s['sample_repeats']} x "
-        f"{s['sample_chars']})", "sample_chars_per_s", count)
+    row(f"sampling, chars/s (temperature 1, median of {s['rounds']} x {s['sample_chars']})",
+        "sample_chars_per_s", count)
     row("peak RSS of a training run, MiB", "peak_rss_mib", lambda v: f"{v:,.0f}")
     row(f"float32 matmul peak ({SGEMM_SIZE}^2, best round), GFLOP/s", "sgemm_gflops",
         lambda v: f"{v:.1f}")

@@ -121,8 +121,8 @@ def _gumbel_sample(stepper, idx, n, rng, temperature):
     softmax(logits / T); scaled by T this is argmax(logits + b_y + T g), so the
     decoder bias and the noise are added together ahead of time, a block at once,
     and past the hidden-state update each character costs one product, one add and
-    one argmax. Noise is drawn
-    in fixed blocks, so a longer run starts with the same text as a shorter one.
+    one argmax. Noise is drawn in fixed blocks, so a longer run starts with the
+    same text as a shorter one.
     """
     top, Why, by = stepper.joint[-1, stepper.H:], stepper.Why, stepper.by
     logits = stepper.logits

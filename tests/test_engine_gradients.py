@@ -8,9 +8,10 @@ from rnngen.engine.gradcheck import numerical_gradient, relative_error
 TOL = 1e-6
 
 
-def _tiny(num_layers, seed=0, V=5, H=4, N=3, T=4):
+def _tiny(num_layers, seed=0, V=5, H=4, N=3, T=4, skip=False):
     rng = np.random.default_rng(seed)
-    params = model.init_params(V, H, num_layers, rng, init="scaled", dtype=np.float64)
+    params = model.init_params(V, H, num_layers, rng, init="scaled", dtype=np.float64,
+                               skip=skip)
     for k in params:  # non-zero biases so their gradients are exercised
         params[k] += 0.1 * rng.standard_normal(params[k].shape)
     inputs = rng.integers(0, V, (T, N))
@@ -19,10 +20,12 @@ def _tiny(num_layers, seed=0, V=5, H=4, N=3, T=4):
     return params, inputs, targets, h0
 
 
+@pytest.mark.parametrize("skip", [False, True])
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 @pytest.mark.parametrize("dropout, weight_drop", [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.3, 0.4)])
-def test_model_gradients_every_parameter_and_initial_state(num_layers, dropout, weight_drop):
-    params, inputs, targets, h0 = _tiny(num_layers)
+def test_model_gradients_every_parameter_and_initial_state(num_layers, dropout, weight_drop, skip):
+    params, inputs, targets, h0 = _tiny(num_layers, skip=skip)
+    assert ("Wsy0" in params) == (skip and num_layers > 1)
 
     def loss():
         # a fresh generator with a fixed seed gives the same dropout masks each call

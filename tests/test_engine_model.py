@@ -19,13 +19,17 @@ def naive_forward(params, inputs, h0):
             h[l] = np.tanh(x @ params[f"Wxh{l}"] + h[l] @ params[f"Whh{l}"] + params[f"bh{l}"])
             x = h[l]
         logits[t] = x @ params["Why"] + params["by"]
+        for l in range(L - 1):
+            if f"Wsy{l}" in params:  # skip connections: y_t also reads every lower layer
+                logits[t] += h[l] @ params[f"Wsy{l}"]
     return logits, np.stack(h)
 
 
+@pytest.mark.parametrize("skip", [False, True])
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
-def test_forward_matches_naive_loop(num_layers):
+def test_forward_matches_naive_loop(num_layers, skip):
     rng = np.random.default_rng(0)
-    params = model.init_params(7, 5, num_layers, rng, dtype=np.float64)
+    params = model.init_params(7, 5, num_layers, rng, dtype=np.float64, skip=skip)
     inputs = rng.integers(0, 7, (6, 3))
     h0 = rng.standard_normal((num_layers, 3, 5)) * 0.3
     logits, hT, _ = model.forward(params, inputs, h0)
@@ -44,11 +48,12 @@ def test_fused_recurrence_matches_step_loop():
         np.testing.assert_allclose(h[t], prev, rtol=1e-12)
 
 
+@pytest.mark.parametrize("skip", [False, True])
 @pytest.mark.parametrize("init", model.INITS)
-def test_loss_at_initialisation_is_about_ln_vocab(init):
+def test_loss_at_initialisation_is_about_ln_vocab(init, skip):
     V = 65
     rng = np.random.default_rng(2)
-    params = model.init_params(V, 64, 2, rng, init=init)
+    params = model.init_params(V, 64, 3, rng, init=init, skip=skip)
     inputs, targets = rng.integers(0, V, (50, 8)), rng.integers(0, V, (50, 8))
     loss = model.loss_and_grads(params, inputs, targets, model.zero_state(params, 8))[0]
     # the scaled init gives logits of std ~0.5, which costs ~0.1 nats over uniform

@@ -10,7 +10,9 @@ def params():
     return model.init_params(9, 12, 3, np.random.default_rng(0), dtype=np.float64)
 
 
-def test_stepper_matches_batched_forward(params):
+@pytest.mark.parametrize("skip", [False, True])
+def test_stepper_matches_batched_forward(skip):
+    params = model.init_params(9, 12, 3, np.random.default_rng(0), dtype=np.float64, skip=skip)
     rng = np.random.default_rng(1)
     ids = rng.integers(0, 9, 7)
     h0 = rng.standard_normal((3, 12)) * 0.5
@@ -73,3 +75,16 @@ def test_sampled_frequencies_follow_the_distribution():
     ids = list(sampling.generate(params, [0], 20000, np.random.default_rng(5), top_k=2))
     freq = np.bincount(ids, minlength=V) / len(ids)
     np.testing.assert_allclose(freq, [0, 0, 3 / 7, 4 / 7], atol=0.015)
+
+
+def test_skip_connections_reach_both_sampling_paths():
+    """The Gumbel-max path and the argmax path decode every layer, as forward does."""
+    params = model.init_params(9, 12, 3, np.random.default_rng(0), dtype=np.float64, skip=True)
+    for l in range(2):  # make the skips matter: argmax would differ without them
+        params[f"Wsy{l}"] *= 20
+    greedy = list(sampling.generate(params, [1, 2], 40, np.random.default_rng(0), temperature=0))
+    cold = list(sampling.generate(params, [1, 2], 40, np.random.default_rng(0), temperature=1e-9))
+    assert cold == greedy
+    logits, _, _ = model.forward(params, np.array([[1], [2]] + [[i] for i in greedy[:-1]]),
+                                 np.zeros((3, 1, 12)))
+    assert greedy == [int(np.argmax(row)) for row in logits[1:, 0]]

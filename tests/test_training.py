@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rnngen import checkpoint, config, corpus, generation
-from rnngen.errors import CorpusError, TrainingDiverged
+from rnngen.errors import CheckpointError, CorpusError, TrainingDiverged
 from rnngen.training import Batches, Trainer, best_path
 
 
@@ -72,17 +72,21 @@ def test_corpus_shorter_than_a_batch(tmp_path):
                 corpus.text_corpus("short text " * 10))
 
 
-@pytest.mark.parametrize("dropout", [0.0, 0.2])
-def test_resume_reaches_the_same_weights(tmp_path, dropout):
+@pytest.mark.parametrize("dropout, layers, skip", [(0.0, 1, False), (0.2, 1, False),
+                                                   (0.2, 2, True)])
+def test_resume_reaches_the_same_weights(tmp_path, dropout, layers, skip):
     from conftest import make_text
     text = corpus.text_corpus(make_text())
-    cfg = small_config(tmp_path / "a", steps=30)
-    cfg.model.dropout = dropout
+    cfgs = []
+    for run_dir in ("a", "b"):
+        cfg = small_config(tmp_path / run_dir, steps=30)
+        cfg.model.dropout, cfg.model.num_layers, cfg.model.skip = dropout, layers, skip
+        cfgs.append(cfg)
+    cfg, cfg_b = cfgs
     straight = Trainer(cfg, text)
     run(straight)
+    assert ("Wsy0" in straight.params) == skip
 
-    cfg_b = small_config(tmp_path / "b", steps=30)
-    cfg_b.model.dropout = dropout
     first = Trainer(cfg_b, text)
     for stats in first.run():
         if stats.step == 13:  # not a validation step
@@ -100,6 +104,9 @@ def test_resume_reaches_the_same_weights(tmp_path, dropout):
         return [(h["step"], h["train_loss"], h["val_loss"]) for h in history]
 
     assert losses(resumed.history) == losses(straight.history)
+    cfg_b.model.skip = not skip
+    with pytest.raises(CheckpointError, match="model.skip"):
+        Trainer(cfg_b, text, resume=checkpoint.load(cfg_b.train.output))
 
 
 def test_divergence_stops_before_touching_the_weights(tmp_path):

@@ -181,7 +181,7 @@ def _check_shapes(params, meta, path):
     vocab = meta["vocab"]
     if not isinstance(vocab, str) or not vocab or list(vocab) != sorted(set(vocab)):
         raise ValueError("the vocabulary is not a sorted string of distinct characters")
-    want = param_shapes(len(vocab), m["hidden_size"], m["num_layers"])
+    want = param_shapes(len(vocab), m["hidden_size"], m["num_layers"], m.get("skip", False))
     if set(params) != set(want):
         raise ValueError(f"parameters {sorted(params)} do not match the model config")
     for name, shape in want.items():

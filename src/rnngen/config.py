@@ -30,6 +30,7 @@ class ModelConfig:
     num_layers: int = 1  # L, stacked tanh RNN layers
     dropout: float = 0.0  # dropout rate on each layer's output while training
     weight_drop: float = 0.0  # rate of W_hh weights dropped per batch while training
+    skip: bool = False  # skip connections: the decoder reads every layer, not just the top
     init: str = "scaled"  # scaled | gaussian | identity | orthogonal (W_hh)
     init_scale: float = 0.01  # standard deviation for init: gaussian
 
@@ -87,6 +88,8 @@ def _coerce(value, typ, where):
             return float(value)
         except ValueError:
             pass
+    if typ is bool and isinstance(value, bool):
+        return value
     if isinstance(value, bool) or not isinstance(value, typ):
         got = "null" if value is None else type(value).__name__
         raise ConfigError(f"{where} must be {typ.__name__}, got {got} {value!r}")

@@ -98,7 +98,7 @@ class Trainer:
         self.rng = np.random.default_rng(t.seed)
         m = cfg.model
         self.params = model.init_params(len(corpus.vocab), m.hidden_size, m.num_layers,
-                                        self.rng, m.init, m.init_scale, dtype)
+                                        self.rng, m.init, m.init_scale, dtype, m.skip)
         self.hidden = model.zero_state(self.params, t.batch_size)
         self.update = optim.RULES[t.optimizer]
         hyper = {k: getattr(t, k) for k in ("momentum", "beta1", "beta2", "decay_rate",
@@ -130,8 +130,8 @@ class Trainer:
                 f"({len(meta['vocab'])} vs {len(self.corpus.vocab)} characters); "
                 "train on the same corpus or start a new run")
         old = meta["model"]
-        for key in ("hidden_size", "num_layers"):
-            if old[key] != getattr(m, key):
+        for key in ("hidden_size", "num_layers", "skip"):
+            if old.get(key, False) != getattr(m, key):
                 raise CheckpointError(
                     f"cannot resume: the checkpoint has model.{key} = {old[key]} but the config "
                     f"says {getattr(m, key)}; use the config it was trained with")

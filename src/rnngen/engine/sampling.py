@@ -7,7 +7,7 @@ stacking [W_xh; W_hh].
 """
 import numpy as np
 
-from .model import model_shape
+from .model import model_shape, skip_layers
 
 
 class Stepper:
@@ -25,6 +25,7 @@ class Stepper:
         self.stacked = [np.vstack([params[f"Wxh{l}"], params[f"Whh{l}"]]) for l in range(1, L)]
         self.biases = [params[f"bh{l}"] for l in range(1, L)]
         self.Why, self.by = params["Why"], params["by"]
+        self.skips = [(l, params[f"Wsy{l}"]) for l in skip_layers(params)]
         # joint[l] is [h_{l-1}, h_l] for l >= 1; joint[l][H:] is layer l's state
         self.joint = np.zeros((L, 2 * H), dtype=dtype)
         if h is not None:
@@ -53,9 +54,15 @@ class Stepper:
     def step(self, idx):
         """Feed character id ``idx``; returns the logits (V,) for the next one."""
         self.advance(idx)
-        np.dot(self.joint[-1, self.H:], self.Why, out=self.logits)
+        self.decode(self.logits)
         self.logits += self.by
         return self.logits
+
+    def decode(self, out):
+        """The logits less the decoder bias, (V,), into ``out``."""
+        np.dot(self.joint[-1, self.H:], self.Why, out=out)
+        for l, W in self.skips:  # skip connections: lower layers feed the decoder too
+            out += self.joint[l, self.H:] @ W
 
 
 def next_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
@@ -124,13 +131,12 @@ def _gumbel_sample(stepper, idx, n, rng, temperature):
     one argmax. Noise is drawn in fixed blocks, so a longer run starts with the
     same text as a shorter one.
     """
-    top, Why, by = stepper.joint[-1, stepper.H:], stepper.Why, stepper.by
-    logits = stepper.logits
+    by, logits = stepper.by, stepper.logits
     for i in range(n):
         if i % BLOCK == 0:
             noise = (rng.gumbel(size=(BLOCK, by.size)) * temperature + by).astype(by.dtype)
         stepper.advance(idx)
-        np.dot(top, Why, out=logits)
+        stepper.decode(logits)
         logits += noise[i % BLOCK]
         idx = int(logits.argmax())
         yield idx

@@ -97,3 +97,23 @@ def test_gradient_check_detects_a_wrong_gradient():
     num = numerical_gradient(
         lambda: model.loss_and_grads(params, inputs, targets, h0)[0], params["Whh0"])
     assert relative_error(grads["Whh0"] * 1.001, num) > TOL
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("num_layers, skip", [(1, False), (3, True)])
+def test_split_batch_gradients_every_parameter_and_initial_state(num_layers, skip, parts):
+    """The batch run as groups of streams (as training does on several cores)."""
+    params, inputs, targets, h0 = _tiny(num_layers, N=5, skip=skip)
+
+    def run():
+        return model.split_loss_and_grads(params, inputs, targets, h0, 0.3,
+                                          np.random.default_rng(7), 0.4, parts=parts)
+
+    loss, grads, dh0, _ = run()
+    whole = model.loss_and_grads(params, inputs, targets, h0, 0.3, np.random.default_rng(7), 0.4)
+    assert loss == pytest.approx(whole[0], rel=1e-12)
+    for name in params:
+        np.testing.assert_allclose(grads[name], whole[1][name], rtol=1e-10, atol=1e-14)
+        err = relative_error(grads[name], numerical_gradient(lambda: run()[0], params[name]))
+        assert err < TOL, (name, err)
+    assert relative_error(dh0, numerical_gradient(lambda: run()[0], h0)) < TOL

@@ -124,3 +124,27 @@ def test_divergence_stops_before_touching_the_weights(tmp_path):
         if k != "Why":
             np.testing.assert_array_equal(trainer.params[k], good[k])
     assert checkpoint.load(tmp_path / "m.npz").meta["step"] == 20  # last good one kept
+
+
+@pytest.mark.parametrize("groups", [2, 3])
+def test_streams_split_across_threads_train_as_one_batch(tmp_path, groups):
+    """Trainer.workers > 1 runs groups of streams on threads (see threads.py); the
+    weights, hidden state and losses must match the one-piece batch but for rounding."""
+    from conftest import make_text
+    from rnngen import threads
+    text = corpus.text_corpus(make_text())
+    trainers = []
+    for workers in (threads.Workers(1), threads.Workers(groups)):
+        cfg = small_config(tmp_path / str(workers.groups), steps=12, batch_size=7)
+        cfg.model.num_layers, cfg.model.dropout, cfg.model.weight_drop = 2, 0.2, 0.1
+        trainer = Trainer(cfg, text, dtype=np.float64)
+        trainer.workers = workers
+        run(trainer)
+        trainers.append(trainer)
+    one, split = trainers
+    for name, w in one.params.items():
+        np.testing.assert_allclose(split.params[name], w, rtol=1e-9, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(split.hidden, one.hidden, rtol=1e-9, atol=1e-12)
+    for a, b in zip(one.history, split.history):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-9)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-9)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import threads
 from .corpus import Vocabulary, load_corpus
 from .engine import layers, model
 from .errors import CheckpointError, CorpusError
@@ -27,13 +28,14 @@ class Score:
                 "perplexity": self.perplexity, "chars": self.chars}
 
 
-def score(params, ids, streams=64, seq_length=256, warmup=128):
+def score(params, ids, streams=64, seq_length=256, warmup=128, workers=None):
     """Mean cross-entropy of predicting ids[1:] from the characters before each.
 
     Every prediction is scored exactly once. For speed the text is cut into up to
     ``streams`` contiguous pieces run side by side; each piece starts ``warmup``
     characters early (unscored) so its first predictions see context, as a single
-    pass over the whole text would.
+    pass over the whole text would. With ``workers`` (threads.Workers) the pieces
+    are scored in groups at once.
     """
     n = len(ids) - 1  # predictions to make
     if n < 1:
@@ -50,16 +52,22 @@ def score(params, ids, streams=64, seq_length=256, warmup=128):
         inputs[: e - s, i] = ids[s:e]
         targets[: e - s, i] = ids[s + 1:e + 1]
         scored[max(0, i * chunk - s): e - s, i] = True
-    h = model.zero_state(params, N)
-    total = 0.0
-    for t0 in range(0, length, seq_length):
-        window = slice(t0, t0 + seq_length)
-        logits, h, _ = model.forward(params, inputs[window], h)
-        T, _, V = logits.shape
-        logp = layers.log_probs(logits.reshape(-1, V))
-        picked = logp[np.arange(T * N), targets[window].reshape(-1)]
-        total -= float(picked[scored[window].reshape(-1)].sum(dtype=np.float64))
-    return Score(total / n, n)
+
+    def run(cols):  # the summed loss of the pieces in columns cols
+        h = model.zero_state(params, cols.stop - cols.start)
+        total = 0.0
+        for t0 in range(0, length, seq_length):
+            window = slice(t0, t0 + seq_length)
+            logits, h, _ = model.forward(params, inputs[window, cols], h)
+            T, M, V = logits.shape
+            logp = layers.log_probs(logits.reshape(-1, V))
+            picked = logp[np.arange(T * M), targets[window, cols].reshape(-1)]
+            total -= float(picked[scored[window, cols].reshape(-1)].sum(dtype=np.float64))
+        return total
+
+    if workers is None:
+        return Score(run(slice(0, N)) / n, n)
+    return Score(sum(workers.map(run, model.stream_groups(N, workers.groups))) / n, n)
 
 
 def checkpoint_score(ckpt, text=None, source="text"):
@@ -84,4 +92,4 @@ def checkpoint_score(ckpt, text=None, source="text"):
         ids = corpus.split(data["val_fraction"])[1]
     if len(ids) < 2:
         raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
-    return score(ckpt.params, ids)
+    return score(ckpt.params, ids, workers=threads.Workers(threads.groups_for(64)))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, allocator, checkpoint, evaluation
+from . import __version__, allocator, checkpoint, evaluation, threads
 from .engine import model, optim
 from .errors import CheckpointError, CorpusError, TrainingDiverged
 
@@ -100,6 +100,7 @@ class Trainer:
         self.params = model.init_params(len(corpus.vocab), m.hidden_size, m.num_layers,
                                         self.rng, m.init, m.init_scale, dtype, m.skip)
         self.hidden = model.zero_state(self.params, t.batch_size)
+        self.workers = threads.Workers(threads.groups_for(t.batch_size))
         self.update = optim.RULES[t.optimizer]
         hyper = {k: getattr(t, k) for k in ("momentum", "beta1", "beta2", "decay_rate",
                                             "epsilon", "weight_decay")}
@@ -202,9 +203,14 @@ class Trainer:
         weight changes, if the loss or gradient norm is not finite, or the loss is
         over ten times a uniform guess's ln V (as lost as nan, only slower to show it).
         """
-        loss, grads, _, self.hidden = model.loss_and_grads(
-            self.params, inputs, targets, self.hidden, self.cfg.model.dropout, self.rng,
-            self.cfg.model.weight_drop)
+        m = self.cfg.model
+        if self.workers.groups > 1:  # see threads.py
+            loss, grads, _, self.hidden = model.split_loss_and_grads(
+                self.params, inputs, targets, self.hidden, m.dropout, self.rng, m.weight_drop,
+                self.workers.groups, self.workers.map)
+        else:
+            loss, grads, _, self.hidden = model.loss_and_grads(
+                self.params, inputs, targets, self.hidden, m.dropout, self.rng, m.weight_drop)
         self._check_and_clip(grads, loss)
         for name, w in self.params.items():
             self.opt[name]["learning_rate"] = lr
@@ -227,7 +233,7 @@ class Trainer:
     def _validate(self, stats, train_loss):
         t = self.cfg.train
         started = time.perf_counter()
-        val = evaluation.score(self.params, self.val_ids).nats
+        val = evaluation.score(self.params, self.val_ids, workers=self.workers).nats
         self.seconds += time.perf_counter() - started
         self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val,
                              "seconds": round(self.seconds, 3)})

@@ -83,7 +83,44 @@ def skip_layers(params):
     return range(model_shape(params)[2] - 1) if "Wsy0" in params else range(0)
 
 
-def forward(params, inputs, h0, dropout=0.0, rng=None, weight_drop=0.0):
+class Masks:
+    """The dropout masks of one training batch (None where a rate is 0).
+
+    inputs[l] (T, N, H) for l > 0 drops layer l-1's output where layer l reads it;
+    weights[l] (H, H) drops entries of W_hh{l}; top (T, N, H) drops the top
+    layer's output before the decoder.
+    """
+
+    def __init__(self, inputs, weights, top):
+        self.inputs, self.weights, self.top = inputs, weights, top
+
+    def streams(self, cols):
+        """The masks for the streams ``cols`` (a slice of N) of the same batch."""
+        pick = lambda m: None if m is None else m[:, cols]  # noqa: E731
+        return Masks([pick(m) for m in self.inputs], self.weights, pick(self.top))
+
+
+def draw_masks(params, T, N, dropout=0.0, weight_drop=0.0, rng=None):
+    """Draw a (T, N) batch's masks from rng, layer by layer, as forward uses them.
+
+    Drawn before the forward pass rather than during it, so that a batch split
+    into groups of streams (``split_loss_and_grads``) uses exactly the masks of
+    the whole batch.
+    """
+    V, H, L = model_shape(params)
+    dtype = params["Whh0"].dtype
+
+    def mask(shape, p):
+        return layers.dropout_mask(shape, p, rng, dtype) if p else None
+
+    inputs, weights = [], []
+    for l in range(L):
+        inputs.append(mask((T, N, H), dropout) if l > 0 else None)
+        weights.append(mask((H, H), weight_drop))
+    return Masks(inputs, weights, mask((T, N, H), dropout))
+
+
+def forward(params, inputs, h0, dropout=0.0, rng=None, weight_drop=0.0, masks=None):
     """inputs (T, N) ids, h0 (L, N, H) -> logits (T, N, V), hT (L, N, H), cache.
 
     Dropout (inverted, rate ``dropout``) applies to each layer's output where it
@@ -91,28 +128,31 @@ def forward(params, inputs, h0, dropout=0.0, rng=None, weight_drop=0.0):
     ``weight_drop``, DropConnect on W_hh as in AWD-LSTM) zeroes recurrent weights,
     one mask per layer for the whole batch: it regularises the h_{t-1} -> h_t path,
     which output dropout never touches, and leaves the recurrence a plain tanh RNN
-    at evaluation time. Either needs ``rng``. With skip connections (Wsy{l}) the
-    decoder adds each lower layer's output, as the layer above reads it, to the
-    top layer's (Graves, 2013): every layer gets a short gradient path to the loss.
+    at evaluation time. Either needs ``rng``, or ``masks`` drawn beforehand. With
+    skip connections (Wsy{l}) the decoder adds each lower layer's output, as the
+    layer above reads it, to the top layer's (Graves, 2013): every layer gets a
+    short gradient path to the loss.
     """
     L = h0.shape[0]
+    if masks is None:
+        masks = draw_masks(params, *inputs.shape, dropout, weight_drop, rng)
     hT = np.empty_like(h0)
     caches, feeds = [], []
     x = None
     for l in range(L):
+        mask, w_mask = masks.inputs[l], masks.weights[l]
         if l == 0:
             # the bias joins the (V, H) table before the lookup, not the (T, N, H) result
             a, in_cache = layers.embedding_forward(inputs, params["Wxh0"] + params["bh0"])
-            mask = None
         else:
-            x, mask = _drop(x, dropout, rng)
+            x = _apply(x, mask)
             feeds.append(x)
             a, in_cache = layers.affine_forward(x, params[f"Wxh{l}"], params[f"bh{l}"])
-        Whh, w_mask = _drop(params[f"Whh{l}"], weight_drop, rng)
-        x, rnn_cache = layers.rnn_forward(a, h0[l], Whh)
+        x, rnn_cache = layers.rnn_forward(a, h0[l], _apply(params[f"Whh{l}"], w_mask))
         hT[l] = x[-1]
         caches.append((in_cache, mask, w_mask, rnn_cache))
-    x, mask = _drop(x, dropout, rng)
+    mask = masks.top
+    x = _apply(x, mask)
     logits, out_cache = layers.affine_forward(x, params["Why"], params["by"])
     skips = [(feeds[l], params[f"Wsy{l}"]) for l in skip_layers(params)]
     for xl, W in skips:
@@ -120,11 +160,8 @@ def forward(params, inputs, h0, dropout=0.0, rng=None, weight_drop=0.0):
     return logits, hT, (caches, mask, out_cache, skips)
 
 
-def _drop(x, p, rng):
-    if not p:
-        return x, None
-    mask = layers.dropout_mask(x.shape, p, rng, x.dtype)
-    return x * mask, mask
+def _apply(x, mask):
+    return x if mask is None else x * mask
 
 
 def backward(dlogits, cache):
@@ -153,17 +190,58 @@ def backward(dlogits, cache):
     return grads, np.stack(dh0)
 
 
-def loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None, weight_drop=0.0):
+def loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None, weight_drop=0.0,
+                   masks=None):
     """Mean cross-entropy (nats/char) of predicting targets (T, N) from inputs (T, N).
 
     Returns (loss, grads, dh0, hT): hT is the hidden state to carry into the next
     batch; dh0 is the gradient with respect to h0 (for gradient checks).
     """
-    logits, hT, cache = forward(params, inputs, h0, dropout, rng, weight_drop)
+    logits, hT, cache = forward(params, inputs, h0, dropout, rng, weight_drop, masks)
     T, N, V = logits.shape
     loss, dlogits = layers.softmax_cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
     grads, dh0 = backward(dlogits.reshape(T, N, V), cache)
     return loss, grads, dh0, hT
+
+
+def split_loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None, weight_drop=0.0,
+                         parts=2, map_fn=map):
+    """loss_and_grads for the whole batch, computed as ``parts`` groups of streams.
+
+    The streams of a batch never interact, so each group's forward and backward
+    pass is independent: ``map_fn`` may run them at once (the trainer passes a
+    thread pool's map, one core per group). The masks are drawn for the whole
+    batch first, so the result equals loss_and_grads's up to the rounding of the
+    sums: each group's mean loss and gradients are weighted by its share of the
+    streams and added.
+    """
+    T, N = inputs.shape
+    masks = draw_masks(params, T, N, dropout, weight_drop, rng)
+    groups = stream_groups(N, parts)
+
+    def run(cols):
+        return loss_and_grads(params, inputs[:, cols], targets[:, cols], h0[:, cols],
+                              masks=masks.streams(cols))
+
+    results = list(map_fn(run, groups))
+    shares = [(g.stop - g.start) / N for g in groups]
+    loss = sum(share * r[0] for share, r in zip(shares, results))
+    grads = results[0][1]
+    for g in grads.values():
+        g *= shares[0]
+    for share, r in zip(shares[1:], results[1:]):
+        for name, g in r[1].items():
+            g *= share
+            grads[name] += g
+    dh0 = np.concatenate([share * r[2] for share, r in zip(shares, results)], axis=1)
+    hT = np.concatenate([r[3] for r in results], axis=1)
+    return loss, grads, dh0, hT
+
+
+def stream_groups(N, parts):
+    """N streams as up to ``parts`` contiguous slices, their sizes within one."""
+    edges = np.linspace(0, N, min(parts, N) + 1).round().astype(int)
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def zero_state(params, batch_size):

@@ -92,4 +92,5 @@ def checkpoint_score(ckpt, text=None, source="text"):
         ids = corpus.split(data["val_fraction"])[1]
     if len(ids) < 2:
         raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
-    return score(ckpt.params, ids, workers=threads.Workers(threads.groups_for(64)))
+    V, H, L = model.model_shape(ckpt.params)
+    return score(ckpt.params, ids, workers=threads.Workers(threads.groups_for(64, H)))

@@ -100,7 +100,7 @@ class Trainer:
         self.params = model.init_params(len(corpus.vocab), m.hidden_size, m.num_layers,
                                         self.rng, m.init, m.init_scale, dtype, m.skip)
         self.hidden = model.zero_state(self.params, t.batch_size)
-        self.workers = threads.Workers(threads.groups_for(t.batch_size))
+        self.workers = threads.Workers(threads.groups_for(t.batch_size, m.hidden_size))
         self.update = optim.RULES[t.optimizer]
         hyper = {k: getattr(t, k) for k in ("momentum", "beta1", "beta2", "decay_rate",
                                             "epsilon", "weight_decay")}

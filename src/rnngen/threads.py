@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 _PREFIXES = ("openblas", "scipy_openblas")  # scipy_: the build NumPy's wheels bundle
-_lock = threading.Lock()
+_lock = threading.RLock()
 _api = None  # (get, set) once looked up; False when there is none
 
 
@@ -42,7 +42,19 @@ def _candidates():
     return paths
 
 
+def _numpy_blas_is_openblas():
+    """Whether NumPy reports being built with OpenBLAS (True when it cannot say), so
+    that an OpenBLAS some other package loaded is not mistaken for NumPy's."""
+    try:
+        name = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    except Exception:  # older NumPy: no report; the library search decides
+        return True
+    return "openblas" in str(name).lower()
+
+
 def _lookup():
+    if not _numpy_blas_is_openblas():
+        return False
     for path in _candidates():
         try:
             lib = ctypes.CDLL(path)

@@ -1,0 +1,44 @@
+"""Groups of streams on threads: BLAS thread control, group counts, the worker pool."""
+import threading
+
+import pytest
+
+from rnngen import threads
+
+
+def test_single_threaded_sets_one_blas_thread_and_restores_the_count():
+    before = threads.thread_count()
+    if before is None:
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS rnngen can control")
+    with threads.single_threaded():
+        assert threads.thread_count() == 1
+        with threads.single_threaded():  # nesting must not deadlock
+            assert threads.thread_count() == 1
+    assert threads.thread_count() == before
+
+
+@pytest.mark.parametrize("blas, streams, hidden, groups", [
+    (2, 64, 512, 2),   # the benchmark shape: one group per BLAS thread
+    (4, 64, 512, 4),
+    (8, 64, 512, 4),   # at least 16 streams a group
+    (2, 64, 64, 1),    # 32 x 64 slabs are too small to pay for a thread
+    (2, 64, 128, 2),
+    (2, 20, 512, 1),
+    (1, 64, 512, 1),   # OPENBLAS_NUM_THREADS=1: one piece
+    (None, 64, 512, 1),  # a BLAS rnngen cannot control: one piece
+])
+def test_groups_follow_blas_threads_and_batch_shape(monkeypatch, blas, streams, hidden, groups):
+    monkeypatch.setattr(threads, "thread_count", lambda: blas)
+    assert threads.groups_for(streams, hidden) == groups
+
+
+def test_workers_map_keeps_order_and_uses_threads():
+    seen = set()
+
+    def work(x):
+        seen.add(threading.current_thread().name)
+        return x * x
+
+    assert threads.Workers(2).map(work, range(6)) == [0, 1, 4, 9, 16, 25]
+    assert all(name.startswith("rnngen") for name in seen)
+    assert threads.Workers(1).map(work, [3]) == [9]

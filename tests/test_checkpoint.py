@@ -102,3 +102,20 @@ def test_unwritable_directory(tmp_path):
             checkpoint.save(locked / "c.npz", make_ckpt())
     finally:
         os.chmod(locked, 0o700)
+
+
+def test_save_sweeps_temp_files_of_killed_writers_only(tmp_path):
+    import subprocess
+    import sys
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    path = tmp_path / "c.npz"
+    stale = tmp_path / f".c.npz.{gone}.abc123.tmp"  # its writer was killed mid-write
+    live = tmp_path / f".c.npz.{os.getppid()}.def456.tmp"  # a writer still running
+    other = tmp_path / f".d.npz.{gone}.ghi789.tmp"  # another checkpoint's
+    for f in (stale, live, other):
+        f.write_bytes(b"partial")
+    checkpoint.save(path, make_ckpt())
+    assert not stale.exists()
+    assert live.exists() and other.exists()
+    assert checkpoint.load(path).meta["step"] == 7

@@ -7,6 +7,7 @@ Entries:
     meta               one JSON string: format and version, model/train/data config,
                        vocabulary, step, data position, RNG state, loss history
 """
+import glob
 import json
 import os
 import tempfile
@@ -54,7 +55,8 @@ def save(path, ckpt):
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        _sweep_stale_temps(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -72,6 +74,29 @@ def save(path, ckpt):
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _temp_prefix(path):
+    """Temp files are named .NAME.PID.XXXX.tmp: the PID tells a later save whether
+    the process that wrote one is gone (killed mid-write) and the file is litter."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def _sweep_stale_temps(path):
+    """Delete temp files that a killed writer of ``path`` left behind."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue  # not ours to judge, or ours (a write in progress)
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # the writer is gone
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        except OSError:  # alive, but another user's
+            pass
 
 
 def _fsync_dir(directory):

@@ -148,3 +148,21 @@ def test_streams_split_across_threads_train_as_one_batch(tmp_path, groups):
     for a, b in zip(one.history, split.history):
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-9)
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-9)
+
+
+def test_resume_with_another_batch_shape_starts_a_fresh_epoch_with_zero_state(tmp_path):
+    from conftest import make_text
+    text = corpus.text_corpus(make_text())
+    first = Trainer(small_config(tmp_path, steps=12), text)
+    run(first)
+    ckpt = checkpoint.load(tmp_path / "m.npz")
+    cfg = small_config(tmp_path, steps=20, batch_size=6, seq_length=9)
+    resumed = Trainer(cfg, text, resume=ckpt)
+    assert resumed.step == 12
+    for name, w in ckpt.params.items():  # the weights and optimizer carry over
+        np.testing.assert_array_equal(resumed.params[name], w)
+        np.testing.assert_array_equal(resumed.opt[name]["m"], ckpt.optimizer_state[name]["m"])
+    assert resumed.hidden.shape == (1, 6, 16) and not resumed.hidden.any()
+    assert resumed.batches.index is None  # the data starts a fresh epoch
+    stats = run(resumed)
+    assert stats[-1].step == 20 and math.isfinite(stats[-1].loss)

@@ -132,9 +132,10 @@ class Trainer:
                 "train on the same corpus or start a new run")
         old = meta["model"]
         for key in ("hidden_size", "num_layers", "skip"):
-            if old.get(key, False) != getattr(m, key):
+            was = old.get(key, False)  # checkpoints from before model.skip have no skips
+            if was != getattr(m, key):
                 raise CheckpointError(
-                    f"cannot resume: the checkpoint has model.{key} = {old[key]} but the config "
+                    f"cannot resume: the checkpoint has model.{key} = {was} but the config "
                     f"says {getattr(m, key)}; use the config it was trained with")
         if meta["train"]["optimizer"] != self.cfg.train.optimizer:
             raise CheckpointError(

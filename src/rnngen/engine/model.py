@@ -96,7 +96,9 @@ class Masks:
 
     def streams(self, cols):
         """The masks for the streams ``cols`` (a slice of N) of the same batch."""
-        pick = lambda m: None if m is None else m[:, cols]  # noqa: E731
+        def pick(m):
+            return None if m is None else m[:, cols]
+
         return Masks([pick(m) for m in self.inputs], self.weights, pick(self.top))
 
 

@@ -252,6 +252,20 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+def git_commit():
+    """The repository's commit (with + if the tree has changes), so saved results say
+    which engine they measured; None outside a git checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty else "")
+
+
 def numpy_blas():
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
@@ -405,7 +419,7 @@ def run(args):
         "batch": args.batch, "seq": args.seq, "dtype": "float32", "rounds": args.rounds,
         "steps_per_round": args.steps_per_round, "sample_chars": SAMPLE_CHARS,
         "processes": "this one" if args.same_process else "a fresh one per library per round",
-        "flops_per_char": flops, "peer_embedding": EMBED,
+        "flops_per_char": flops, "peer_embedding": EMBED, "commit": git_commit(),
     }, "torch": None}
     for name, r in rounds.items():
         res[name] = summarize(r["train"], r["sample"], max(r["sgemm"]), flops)

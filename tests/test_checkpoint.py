@@ -109,13 +109,19 @@ def test_save_sweeps_temp_files_of_killed_writers_only(tmp_path):
     import sys
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
+    host = checkpoint._HOST
     path = tmp_path / "c.npz"
-    stale = tmp_path / f".c.npz.{gone}.abc123.tmp"  # its writer was killed mid-write
-    live = tmp_path / f".c.npz.{os.getppid()}.def456.tmp"  # a writer still running
-    other = tmp_path / f".d.npz.{gone}.ghi789.tmp"  # another checkpoint's
-    for f in (stale, live, other):
+    stale = tmp_path / f".c.npz.{host}.{gone}.abc123.tmp"  # its writer was killed mid-write
+    kept = [
+        tmp_path / f".c.npz.{host}.{os.getppid()}.def456.tmp",  # a writer still running
+        tmp_path / f".d.npz.{host}.{gone}.ghi789.tmp",  # another checkpoint's
+        tmp_path / f".c.npz.{host}.{os.getppid()}.npz.{host}.{gone}.x.tmp",  # c.npz.{host}...'s
+        tmp_path / f".c.npz.otherhost.{gone}.jkl012.tmp",  # written from another host
+        tmp_path / f".c.npz.{host}.99999999999999999999.mno345.tmp",  # no such PID
+    ]
+    for f in [stale] + kept:
         f.write_bytes(b"partial")
     checkpoint.save(path, make_ckpt())
     assert not stale.exists()
-    assert live.exists() and other.exists()
+    assert all(f.exists() for f in kept)
     assert checkpoint.load(path).meta["step"] == 7

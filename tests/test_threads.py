@@ -6,15 +6,40 @@ import pytest
 from rnngen import threads
 
 
-def test_single_threaded_sets_one_blas_thread_and_restores_the_count():
+@pytest.fixture
+def two_blas_threads():
+    """OpenBLAS set to 2 threads for the test (then put back), so that going down to
+    one is visible even on a one-core machine."""
     before = threads.thread_count()
     if before is None:
         pytest.skip("NumPy's BLAS here is not an OpenBLAS rnngen can control")
+    put = threads._functions()[1]
+    put(2)
+    yield
+    put(before)
+
+
+def test_single_threaded_sets_one_blas_thread_and_restores_the_count(two_blas_threads):
     with threads.single_threaded():
         assert threads.thread_count() == 1
         with threads.single_threaded():  # nesting must not deadlock
             assert threads.thread_count() == 1
-    assert threads.thread_count() == before
+    assert threads.thread_count() == 2
+
+
+def test_workers_run_on_one_blas_thread_and_pass_errors_on(two_blas_threads):
+    workers = threads.Workers(2)
+    assert workers.map(lambda _: threads.thread_count(), range(4)) == [1, 1, 1, 1]
+    assert threads.thread_count() == 2
+
+    def fail_on_one(x):
+        if x == 1:
+            raise ValueError("group 1 failed")
+        return x
+
+    with pytest.raises(ValueError, match="group 1 failed"):
+        workers.map(fail_on_one, range(3))
+    assert threads.thread_count() == 2
 
 
 @pytest.mark.parametrize("blas, streams, hidden, groups", [

@@ -7,9 +7,10 @@ Entries:
     meta               one JSON string: format and version, model/train/data config,
                        vocabulary, step, data position, RNG state, loss history
 """
-import glob
 import json
 import os
+import re
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,19 +78,30 @@ def save(path, ckpt):
 
 
 def _temp_prefix(path):
-    """Temp files are named .NAME.PID.XXXX.tmp: the PID tells a later save whether
-    the process that wrote one is gone (killed mid-write) and the file is litter."""
-    return f".{path.name}.{os.getpid()}."
+    """Temp files are named .NAME.HOST.PID.XXXX.tmp: host and PID tell a later save
+    whether the writer of one is gone (killed mid-write) and the file is litter."""
+    return f".{path.name}.{_HOST}.{os.getpid()}."
+
+
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
 
 
 def _sweep_stale_temps(path):
-    """Delete temp files that a killed writer of ``path`` left behind."""
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2:].split(".")[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue  # not ours to judge, or ours (a write in progress)
+    """Delete temp files that a killed writer of ``path`` on this host left behind.
+
+    Only on POSIX, where os.kill(pid, 0) asks whether a process exists; only names
+    that are exactly ours for this path and host (a directory shared between hosts
+    keeps other hosts' files, whose PIDs mean nothing here).
+    """
+    if os.name != "posix":
+        return
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(_HOST)}\.([0-9]{{1,9}})\.[^.]+\.tmp")
+    for tmp in path.parent.iterdir():
+        match = pattern.fullmatch(tmp.name)
+        if not match or int(match.group(1)) == os.getpid():
+            continue  # not ours, or our own write in progress
         try:
-            os.kill(int(pid), 0)
+            os.kill(int(match.group(1)), 0)
         except ProcessLookupError:  # the writer is gone
             try:
                 tmp.unlink()

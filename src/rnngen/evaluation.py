@@ -37,6 +37,7 @@ def score(params, ids, streams=64, seq_length=256, warmup=128, workers=None):
     pass over the whole text would. With ``workers`` (threads.Workers) the pieces
     are scored in groups at once.
     """
+    V, H, L = model.model_shape(params)
     n = len(ids) - 1  # predictions to make
     if n < 1:
         raise ValueError("scoring needs at least two characters")
@@ -65,9 +66,11 @@ def score(params, ids, streams=64, seq_length=256, warmup=128, workers=None):
             total -= float(picked[scored[window, cols].reshape(-1)].sum(dtype=np.float64))
         return total
 
-    if workers is None:
+    # as many groups as the pool has threads, if the N pieces are enough for them
+    groups = 1 if workers is None else min(workers.groups, threads.groups_for(N, H))
+    if groups == 1:
         return Score(run(slice(0, N)) / n, n)
-    return Score(sum(workers.map(run, model.stream_groups(N, workers.groups))) / n, n)
+    return Score(sum(workers.map(run, model.stream_groups(N, groups))) / n, n)
 
 
 def checkpoint_score(ckpt, text=None, source="text"):
@@ -92,5 +95,4 @@ def checkpoint_score(ckpt, text=None, source="text"):
         ids = corpus.split(data["val_fraction"])[1]
     if len(ids) < 2:
         raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
-    V, H, L = model.model_shape(ckpt.params)
-    return score(ckpt.params, ids, workers=threads.Workers(threads.groups_for(64, H)))
+    return score(ckpt.params, ids, workers=threads.Workers(threads.thread_count() or 1))

@@ -5,9 +5,10 @@ into groups and run each group's forward and backward pass on its own Python
 thread: NumPy releases the GIL inside BLAS and its element-wise loops. Why bother,
 when BLAS already uses every core? Because only the matrix products do: the
 element-wise work (tanh and its derivative, softmax, the embedding gradient,
-dropout) is a fifth of a step and ran on one core, and small products split
-across cores lose time to the BLAS threads' hand-offs. One group per core, each
-on one BLAS thread, measured 10-25% faster steps on a 2-core machine.
+dropout) is a fifth of a step and ran on one core. One group per core, each on
+one BLAS thread, made steps a few per cent faster at hidden 512 and 11% at 128
+on a 2-core machine (a 32-row product on one core is less efficient than a
+64-row one on two, which caps the gain; see the README's speed section).
 
 Each thread's products must then run on one BLAS thread, or the threads would
 fight over the cores. NumPy's wheels bundle OpenBLAS, whose C API has
@@ -20,7 +21,7 @@ import ctypes
 import glob
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -42,19 +43,20 @@ def _candidates():
     return paths
 
 
-def _numpy_blas_is_openblas():
-    """Whether NumPy reports being built with OpenBLAS (True when it cannot say), so
-    that an OpenBLAS some other package loaded is not mistaken for NumPy's."""
+def _numpy_blas():
+    """NumPy's report of its BLAS: (name, OpenBLAS configuration), or None when it
+    has no report (older NumPy), in which case the library search decides alone."""
     try:
-        name = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
-    except Exception:  # older NumPy: no report; the library search decides
-        return True
-    return "openblas" in str(name).lower()
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except Exception:
+        return None
+    return str(blas.get("name", "")).lower(), str(blas.get("openblas configuration", "")).strip()
 
 
 def _lookup():
-    if not _numpy_blas_is_openblas():
-        return False
+    report = _numpy_blas()
+    if report is not None and "openblas" not in report[0]:
+        return False  # MKL, Accelerate, ...: not ours to set
     for path in _candidates():
         try:
             lib = ctypes.CDLL(path)
@@ -64,11 +66,27 @@ def _lookup():
             for suffix in ("", "64_"):  # 64-bit-integer builds add 64_ to every symbol
                 get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
                 put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    get.restype, get.argtypes = ctypes.c_int, []
-                    put.restype, put.argtypes = None, [ctypes.c_int]
-                    return get, put
+                if get is None or put is None:
+                    continue
+                if report is not None and report[1] and not _same_build(lib, prefix, suffix,
+                                                                          report[1]):
+                    continue  # another package's OpenBLAS (SciPy's, say), not NumPy's
+                get.restype, get.argtypes = ctypes.c_int, []
+                put.restype, put.argtypes = None, [ctypes.c_int]
+                return get, put
     return False
+
+
+def _same_build(lib, prefix, suffix, config):
+    """Whether the library's openblas_get_config() matches the build NumPy reports:
+    the same version and options, allowing for the CPU core name, which a
+    DYNAMIC_ARCH build reports as the one it picked at run time."""
+    get_config = getattr(lib, f"{prefix}_get_config{suffix}", None)
+    if get_config is None:
+        return True
+    get_config.restype, get_config.argtypes = ctypes.c_char_p, []
+    mine, reported = (get_config() or b"").decode(errors="replace").split(), config.split()
+    return mine[:2] == reported[:2] and len(set(mine) ^ set(reported)) <= 2
 
 
 def _functions():
@@ -125,4 +143,12 @@ class Workers:
         if self._pool is None:
             return list(map(fn, items))
         with single_threaded():
-            return list(self._pool.map(fn, items))
+            futures = [self._pool.submit(fn, item) for item in items]
+            try:
+                return [f.result() for f in futures]
+            finally:
+                # on an error or a Ctrl-C here, let the other groups finish before
+                # the BLAS thread count goes back up under them
+                for f in futures:
+                    f.cancel()
+                wait(futures)

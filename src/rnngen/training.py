@@ -133,6 +133,8 @@ class Trainer:
         old = meta["model"]
         for key in ("hidden_size", "num_layers", "skip"):
             was = old.get(key, False)  # checkpoints from before model.skip have no skips
+            if key == "skip" and m.num_layers == 1:
+                continue  # one layer has nothing to skip: the same model either way
             if was != getattr(m, key):
                 raise CheckpointError(
                     f"cannot resume: the checkpoint has model.{key} = {was} but the config "

@@ -77,13 +77,13 @@ def save(path, ckpt):
             os.unlink(tmp)
 
 
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
 def _temp_prefix(path):
     """Temp files are named .NAME.HOST.PID.XXXX.tmp: host and PID tell a later save
     whether the writer of one is gone (killed mid-write) and the file is litter."""
     return f".{path.name}.{_HOST}.{os.getpid()}."
-
-
-_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
 
 
 def _sweep_stale_temps(path):
@@ -95,7 +95,8 @@ def _sweep_stale_temps(path):
     """
     if os.name != "posix":
         return
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(_HOST)}\.([0-9]{{1,9}})\.[^.]+\.tmp")
+    ours = re.escape(f".{path.name}.{_HOST}")  # _temp_prefix without the PID
+    pattern = re.compile(rf"{ours}\.([0-9]{{1,9}})\.[^.]+\.tmp")
     for tmp in path.parent.iterdir():
         match = pattern.fullmatch(tmp.name)
         if not match or int(match.group(1)) == os.getpid():

@@ -66,11 +66,11 @@ def score(params, ids, streams=64, seq_length=256, warmup=128, workers=None):
             total -= float(picked[scored[window, cols].reshape(-1)].sum(dtype=np.float64))
         return total
 
+    if workers is None:
+        workers = threads.Workers(1)
     # as many groups as the pool has threads, if the N pieces are enough for them
-    groups = 1 if workers is None else min(workers.groups, threads.groups_for(N, H))
-    if groups == 1:
-        return Score(run(slice(0, N)) / n, n)
-    return Score(sum(workers.map(run, model.stream_groups(N, groups))) / n, n)
+    groups = model.stream_groups(N, min(workers.groups, threads.groups_for(N, H)))
+    return Score(sum(workers.map(run, groups)) / n, n)
 
 
 def checkpoint_score(ckpt, text=None, source="text"):

@@ -140,7 +140,8 @@ class Workers:
         self._pool = ThreadPoolExecutor(groups, thread_name_prefix="rnngen") if groups > 1 else None
 
     def map(self, fn, items):
-        if self._pool is None:
+        items = list(items)
+        if self._pool is None or len(items) < 2:  # one piece: here, on every BLAS thread
             return list(map(fn, items))
         with single_threaded():
             futures = [self._pool.submit(fn, item) for item in items]

@@ -207,13 +207,10 @@ class Trainer:
         over ten times a uniform guess's ln V (as lost as nan, only slower to show it).
         """
         m = self.cfg.model
-        if self.workers.groups > 1:  # see threads.py
-            loss, grads, _, self.hidden = model.split_loss_and_grads(
-                self.params, inputs, targets, self.hidden, m.dropout, self.rng, m.weight_drop,
-                self.workers.groups, self.workers.map)
-        else:
-            loss, grads, _, self.hidden = model.loss_and_grads(
-                self.params, inputs, targets, self.hidden, m.dropout, self.rng, m.weight_drop)
+        # one group of streams per BLAS thread, each on its own thread: see threads.py
+        loss, grads, _, self.hidden = model.split_loss_and_grads(
+            self.params, inputs, targets, self.hidden, m.dropout, self.rng, m.weight_drop,
+            self.workers.groups, self.workers.map)
         self._check_and_clip(grads, loss)
         for name, w in self.params.items():
             self.opt[name]["learning_rate"] = lr

@@ -41,20 +41,21 @@ def embedding_backward(dout, cache):
     return dW
 
 
-def affine_forward(x, W, b):
-    """x (..., D), W (D, M), b (M,) -> out (..., M)."""
+def affine_forward(x, W, b=None):
+    """x (..., D), W (D, M), b (M,) or None -> out (..., M)."""
     out = x.reshape(-1, W.shape[0]) @ W
-    out += b
-    return out.reshape(*x.shape[:-1], W.shape[1]), (x, W)
+    if b is not None:
+        out += b
+    return out.reshape(*x.shape[:-1], W.shape[1]), (x, W, b is not None)
 
 
 def affine_backward(dout, cache):
-    """dout (..., M) -> dx (..., D), dW (D, M), db (M,)."""
-    x, W = cache
+    """dout (..., M) -> dx (..., D), dW (D, M), db (M,) (None without a bias)."""
+    x, W, has_bias = cache
     d2 = dout.reshape(-1, W.shape[1])
     x2 = x.reshape(-1, W.shape[0])
     dx = (d2 @ np.ascontiguousarray(W.T)).reshape(x.shape)  # see rnn_backward on W.T
-    return dx, x2.T @ d2, d2.sum(axis=0)
+    return dx, x2.T @ d2, d2.sum(axis=0) if has_bias else None
 
 
 def rnn_step_forward(a, prev_h, Whh):

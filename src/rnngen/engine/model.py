@@ -156,9 +156,11 @@ def forward(params, inputs, h0, dropout=0.0, rng=None, weight_drop=0.0, masks=No
     mask = masks.top
     x = _apply(x, mask)
     logits, out_cache = layers.affine_forward(x, params["Why"], params["by"])
-    skips = [(feeds[l], params[f"Wsy{l}"]) for l in skip_layers(params)]
-    for xl, W in skips:
-        logits += (xl.reshape(-1, W.shape[0]) @ W).reshape(logits.shape)
+    skips = []  # lower layer l -> decoder, through Wsy{l} (no bias: by serves them all)
+    for l in skip_layers(params):
+        out, skip_cache = layers.affine_forward(feeds[l], params[f"Wsy{l}"])
+        logits += out
+        skips.append(skip_cache)
     return logits, hT, (caches, mask, out_cache, skips)
 
 
@@ -174,10 +176,8 @@ def backward(dlogits, cache):
     dh0 = [None] * len(caches)
     for l in reversed(range(len(caches))):
         if l < len(skips):  # the decoder read this layer's output directly too
-            xl, W = skips[l]
-            d2 = dlogits.reshape(-1, W.shape[1])
-            dx += (d2 @ np.ascontiguousarray(W.T)).reshape(dx.shape)
-            grads[f"Wsy{l}"] = xl.reshape(-1, W.shape[0]).T @ d2
+            dskip, grads[f"Wsy{l}"], _ = layers.affine_backward(dlogits, skips[l])
+            dx += dskip
         if mask is not None:
             dx *= mask
         in_cache, mask, w_mask, rnn_cache = caches[l]
@@ -208,7 +208,8 @@ def loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None, weight_dr
 
 def split_loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None, weight_drop=0.0,
                          parts=2, map_fn=map):
-    """loss_and_grads for the whole batch, computed as ``parts`` groups of streams.
+    """loss_and_grads for the whole batch, computed as ``parts`` groups of streams
+    (with parts=1, loss_and_grads itself).
 
     The streams of a batch never interact, so each group's forward and backward
     pass is independent: ``map_fn`` may run them at once (the trainer passes a
@@ -220,6 +221,8 @@ def split_loss_and_grads(params, inputs, targets, h0, dropout=0.0, rng=None, wei
     T, N = inputs.shape
     masks = draw_masks(params, T, N, dropout, weight_drop, rng)
     groups = stream_groups(N, parts)
+    if len(groups) == 1:  # one piece: nothing to weigh or join
+        return loss_and_grads(params, inputs, targets, h0, masks=masks)
 
     def run(cols):
         return loss_and_grads(params, inputs[:, cols], targets[:, cols], h0[:, cols],

@@ -10,6 +10,7 @@ settings or memory counts against the other, as when a user runs just one.
 
     python bench/bench_engine.py                 # hidden 512, 1 layer, 64 x 100
     python bench/bench_engine.py --hidden 128    # the small shape
+    python bench/bench_engine.py --cell lstm     # against nn.LSTM (gru: nn.GRU)
     python bench/bench_engine.py --json bench/results/engine.json
 
 PyTorch is needed only for the peer; without it the rnngen half still runs.
@@ -59,6 +60,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--hidden", type=int, default=512, help="hidden units per layer (H)")
     p.add_argument("--layers", type=int, default=1, help="stacked RNN layers (L)")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn",
+                   help="the recurrent cell (the peer uses nn.RNN, nn.LSTM or nn.GRU)")
     p.add_argument("--batch", type=int, default=64, help="parallel streams (N)")
     p.add_argument("--seq", type=int, default=100, help="BPTT length (T)")
     p.add_argument("--threads", type=int, default=2, help="BLAS / torch threads")
@@ -84,6 +87,7 @@ def rnngen_trainer(args, corpus):
     cfg = config.Config()
     cfg.data.corpus = str(args.corpus)
     cfg.model.hidden_size, cfg.model.num_layers = args.hidden, args.layers
+    cfg.model.cell = args.cell
     t = cfg.train
     t.batch_size, t.seq_length = args.batch, args.seq
     t.optimizer, t.learning_rate, t.clip_value, t.clip_norm = "adam", 2e-3, 5.0, 0.0
@@ -96,19 +100,25 @@ def rnngen_step_fn(trainer, lr=2e-3):
     def step(batch):
         inputs, targets, new_epoch = batch
         if new_epoch:
-            trainer.hidden[:] = 0
+            trainer.state[:] = 0
         return trainer.train_step(inputs, targets, lr)
     return step
 
 
-def make_torch_peer(vocab_size, hidden, layers):
+PEER_CELLS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def make_torch_peer(vocab_size, hidden, layers, cell="rnn"):
     nn = torch.nn
 
     class Peer(nn.Module):
         def __init__(self):
             super().__init__()
             self.embed = nn.Embedding(vocab_size, EMBED)
-            self.rnn = nn.RNN(EMBED, hidden, num_layers=layers, nonlinearity="tanh")
+            if cell == "rnn":
+                self.rnn = nn.RNN(EMBED, hidden, num_layers=layers, nonlinearity="tanh")
+            else:
+                self.rnn = getattr(nn, PEER_CELLS[cell])(EMBED, hidden, num_layers=layers)
             self.decode = nn.Linear(hidden, vocab_size)
 
         def forward(self, ids, h):  # ids (T, N), time-major like rnngen
@@ -130,7 +140,8 @@ def torch_step_fn(peer):
         if new_epoch:
             state["h"] = None  # zeros
         logits, h = peer(inputs, state["h"])
-        state["h"] = h.detach()  # carry the state, truncate the gradient
+        # carry the state (a tuple (h, c) for nn.LSTM), truncate the gradient
+        state["h"] = tuple(x.detach() for x in h) if isinstance(h, tuple) else h.detach()
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -167,11 +178,11 @@ def time_steps(step, batches):
 
 # -- sampling ----------------------------------------------------------------
 
-def rnngen_sample_fn(params, seed_ids):
+def rnngen_sample_fn(spec, params, seed_ids):
     from rnngen.engine.sampling import generate
 
     def sample(n):
-        ids = list(generate(params, seed_ids, n, np.random.default_rng(0)))
+        ids = list(generate(spec, params, seed_ids, n, np.random.default_rng(0)))
         assert len(ids) == n
     return sample
 
@@ -230,14 +241,19 @@ def torch_sgemm_fn():
     return sgemm_fn(torch.mm, lambda n: torch.randn(n, n))
 
 
-def flops_per_char(hidden, layers, vocab_size):
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def flops_per_char(hidden, layers, vocab_size, cell="rnn"):
     """Multiply-add FLOPs of one training character, forward (2) + backward (4).
 
-    Per character: W_hh in every layer (H^2), W_xh in layers above the first (H^2;
-    layer 0 reads a row by id, no product), the decoder (H*V). With one layer this
-    is 6*(H^2 + H*V). The peer's 64 x H input product is not counted.
+    Per character: W_hh in every layer (G*H^2 for G gates), W_xh in layers above
+    the first (G*H^2; layer 0 reads a row by id, no product), the decoder (H*V).
+    With one tanh layer this is 6*(H^2 + H*V). The peer's 64 x G*H input product
+    is not counted.
     """
-    macs = layers * hidden ** 2 + (layers - 1) * hidden ** 2 + hidden * vocab_size
+    G = GATES[cell]
+    macs = G * (layers * hidden ** 2 + (layers - 1) * hidden ** 2) + hidden * vocab_size
     return 6 * macs
 
 
@@ -300,9 +316,9 @@ def library_jobs(name, corpus, args):
         trainer = rnngen_trainer(args, corpus)
         step = rnngen_step_fn(trainer)
         return (lambda r: time_steps(step, round_batches(train_ids, args, r)),
-                lambda: time_sampling(rnngen_sample_fn(trainer.params, seed_ids)),
+                lambda: time_sampling(rnngen_sample_fn(trainer.spec, trainer.params, seed_ids)),
                 lambda: numpy_sgemm_fn()())
-    peer = make_torch_peer(len(corpus.vocab), args.hidden, args.layers)
+    peer = make_torch_peer(len(corpus.vocab), args.hidden, args.layers, args.cell)
     step = torch_step_fn(peer)
     return (lambda r: time_steps(step, as_torch(round_batches(train_ids, args, r))),
             lambda: time_sampling(torch_sample_fn(peer, seed_ids)),
@@ -328,7 +344,7 @@ def child_main(args):
 
 def run_child(name, args, r):
     cmd = [sys.executable, __file__, "--child", name, "--round", str(r),
-           "--hidden", str(args.hidden), "--layers", str(args.layers),
+           "--hidden", str(args.hidden), "--layers", str(args.layers), "--cell", args.cell,
            "--batch", str(args.batch), "--seq", str(args.seq), "--threads", str(args.threads),
            "--steps-per-round", str(args.steps_per_round), "--corpus", str(args.corpus)]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -410,12 +426,13 @@ def run(args):
         rounds = rounds_in_this_process(names, corpus, args)
     else:
         rounds = rounds_in_children(names, args)
-    flops = flops_per_char(args.hidden, args.layers, V)
+    flops = flops_per_char(args.hidden, args.layers, V, args.cell)
     res = {"setup": {
         "cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
         "python": platform.python_version(), "numpy": np.__version__, "blas": numpy_blas(),
         "torch": torch.__version__ if torch is not None else None,
         "corpus": str(args.corpus), "vocab": V, "hidden": args.hidden, "layers": args.layers,
+        "cell": args.cell,
         "batch": args.batch, "seq": args.seq, "dtype": "float32", "rounds": args.rounds,
         "steps_per_round": args.steps_per_round, "sample_chars": SAMPLE_CHARS,
         "processes": "this one" if args.same_process else "a fresh one per library per round",
@@ -443,15 +460,17 @@ def report(res):
     s, a, b = res["setup"], res["rnngen"], res["torch"]
     torch_label = f"torch {s['torch']}" if b else "torch: not installed"
     lines = [
-        f"rnngen engine vs PyTorch peer: tinyshakespeare, H={s['hidden']}, L={s['layers']}, "
+        f"rnngen engine vs PyTorch peer: tinyshakespeare, {s.get('cell', 'rnn')} cell, "
+        f"H={s['hidden']}, L={s['layers']}, "
         f"N={s['batch']}, T={s['seq']}, float32, {s['threads']} threads",
         f"machine: {s['cpu']} ({s['cores']} cores); Python {s['python']}, numpy {s['numpy']} "
         f"({s['blas']}), {torch_label}; each round in {s['processes']}",
     ]
     if b:
         lines.append(
-            f"peer: nn.Embedding({s['vocab']}, {EMBED}) + nn.RNN({EMBED}, {s['hidden']}, "
-            f"num_layers={s['layers']}, tanh) + nn.Linear({s['hidden']}, {s['vocab']}); "
+            f"peer: nn.Embedding({s['vocab']}, {EMBED}) + "
+            f"nn.{PEER_CELLS[s.get('cell', 'rnn')]}({EMBED}, {s['hidden']}, "
+            f"num_layers={s['layers']}) + nn.Linear({s['hidden']}, {s['vocab']}); "
             "Adam 2e-3, clip_grad_value_ 5 (rnngen: Adam 2e-3, clip 5, reads W_xh rows by id)")
     lines += [
         "",
@@ -480,7 +499,8 @@ def report(res):
         lambda v: f"{100 * v:.0f}%", ratio=False)
     lines += [
         "",
-        f"FLOPs per character = 6*(H^2 + H*V) for one layer (+ 12*H^2 per extra layer) "
+        f"FLOPs per character = 6*(G*H^2 + H*V) for one layer of G gates "
+        f"(+ 12*G*H^2 per extra layer) "
         f"= {s['flops_per_char']:,}; forward 2, backward 4 per multiply-add",
         "per round, chars/s: rnngen " + ", ".join(count(v) for v in a["train_rounds"])
         + ("; torch " + ", ".join(count(v) for v in b["train_rounds"]) if b else ""),

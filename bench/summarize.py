@@ -26,16 +26,16 @@ def main(paths):
         mine, peer = run["rnngen"]["train_rounds"], run["torch"]["train_rounds"]
         if len(mine) != len(peer):
             sys.exit(f"{path}: {len(mine)} rnngen rounds but {len(peer)} torch rounds")
-        shape = shapes[(s["hidden"], s["layers"], s["batch"], s["seq"])]
+        shape = shapes[(s.get("cell", "rnn"), s["hidden"], s["layers"], s["batch"], s["seq"])]
         shape["runs"].append(median(mine) / median(peer))
         shape["rounds"] += [a / b for a, b in zip(mine, peer)]
         shape["commits"].add(s.get("commit") or "unrecorded")
     if not shapes:
         sys.exit("no runs with both libraries among the files given")
-    for (H, L, N, T), shape in sorted(shapes.items()):
+    for (cell, H, L, N, T), shape in sorted(shapes.items()):
         rounds = shape["rounds"]
         runs = ", ".join(f"{r:.2f}x" for r in shape["runs"])
-        print(f"H={H}, L={L}, N={N}, T={T}: {len(shape['runs'])} runs (ratio of medians "
+        print(f"{cell}, H={H}, L={L}, N={N}, T={T}: {len(shape['runs'])} runs (ratio of medians "
               f"{runs}); {len(rounds)} rounds, median paired ratio {median(rounds):.2f}x, "
               f"{sum(r >= 1.5 for r in rounds) / len(rounds):.0%} of rounds at 1.5x or more; "
               f"commits {', '.join(sorted(shape['commits']))}")

@@ -7,19 +7,24 @@ import pytest
 from conftest import edit_meta
 from rnngen import checkpoint
 from rnngen.engine import model
+from rnngen.engine.spec import ModelSpec
 from rnngen.errors import CheckpointError
 
 
-def make_ckpt():
+def make_ckpt(cell="rnn"):
     rng = np.random.default_rng(0)
-    params = model.init_params(3, 4, 2, rng)
-    meta = {"model": {"hidden_size": 4, "num_layers": 2}, "vocab": "abc", "step": 7}
+    spec = ModelSpec(3, 4, 2, cell)
+    params = model.init_params(spec, rng)
+    meta = {"model": {"hidden_size": 4, "num_layers": 2, "cell": cell}, "vocab": "abc",
+            "step": 7, "train": {"optimizer": "adam"}}
     opt = {k: {"m": np.ones_like(v), "t": 7} for k, v in params.items()}
-    return checkpoint.Checkpoint(params, meta, np.zeros((2, 5, 4), np.float32), opt)
+    state = rng.standard_normal(spec.state_shape(5)).astype(np.float32)
+    return checkpoint.Checkpoint(spec, params, meta, state, opt)
 
 
-def test_round_trip_keeps_every_array_and_the_metadata(tmp_path):
-    ckpt = make_ckpt()
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_round_trip_keeps_every_array_and_the_metadata(tmp_path, cell):
+    ckpt = make_ckpt(cell)
     path = tmp_path / "sub" / "c.npz"
     checkpoint.save(path, ckpt)
     back = checkpoint.load(path)
@@ -28,7 +33,8 @@ def test_round_trip_keeps_every_array_and_the_metadata(tmp_path):
         assert back.params[k].dtype == np.float32
         np.testing.assert_array_equal(back.optimizer_state[k]["m"], 1)
         assert back.optimizer_state[k]["t"] == 7
-    np.testing.assert_array_equal(back.hidden, ckpt.hidden)
+    np.testing.assert_array_equal(back.state, ckpt.state)  # h, and c for the LSTM
+    assert back.spec == ckpt.spec
     assert back.meta["step"] == 7 and back.meta["vocab"] == "abc"
     assert [p.name for p in path.parent.iterdir()] == ["c.npz"]  # no temp files left
 
@@ -66,7 +72,8 @@ def test_failed_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
 @pytest.mark.parametrize("corrupt, message", [
     (lambda p: p.write_bytes(p.read_bytes()[:200]), "truncated or corrupted"),
     (lambda p: p.write_bytes(b"garbage" * 100), "truncated or corrupted"),
-    (lambda p: np.savez(p, x=np.array([{"a": 1}], dtype=object)), "pickled objects"),
+    (lambda p: np.savez(p, meta=np.array([{"a": 1}], dtype=object)), "pickled objects"),
+    (lambda p: np.savez(p, x=np.array([{"a": 1}], dtype=object)), "no metadata entry"),
     (lambda p: np.savez(p, x=np.ones(3)), "not an rnngen checkpoint"),
 ])
 def test_bad_files_are_refused(tmp_path, corrupt, message):

@@ -168,3 +168,37 @@ def test_export_writes_a_smaller_copy_that_samples_alike_but_cannot_resume(train
     assert a.stdout == b.stdout
     resumed = runner.invoke(main, ["train", "--config", str(cfg), "--resume", str(out)])
     assert resumed.exit_code == 1 and "weights-only" in resumed.stderr
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_every_cell_trains_samples_evaluates_exports_and_resumes(tmp_path, text_file, runner,
+                                                                 cell):
+    """rnngen train --config configs/tiny.yaml --set model.cell=CELL, then the rest."""
+    from conftest import ROOT
+    out = tmp_path / "m.npz"
+    base = ["train", "--config", str(ROOT / "configs" / "tiny.yaml"), "--corpus",
+            str(text_file), "--set", f"model.cell={cell}", "--set", "model.hidden_size=24",
+            "--set", "train.batch_size=8", "--set", "train.eval_every=10", "--output", str(out),
+            "-q"]
+    result = runner.invoke(main, base + ["--steps", "10"])
+    assert result.exit_code == 0, result.output
+    ckpt = checkpoint.load(out)
+    assert ckpt.spec.cell == cell and ckpt.meta["step"] == 10
+    assert ckpt.state.shape[-1] == 24 * len(ckpt.spec.cell_module.STATE)  # h (and c)
+    result = runner.invoke(main, base + ["--steps", "20", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "resuming at step 10" in result.stderr
+    assert checkpoint.load(out).meta["step"] == 20
+    result = runner.invoke(main, ["sample", "--checkpoint", str(out), "--seed", "KING:",
+                                  "--n", "30", "--random-seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("KING:") and len(result.stdout.rstrip("\n")) == 35
+    result = runner.invoke(main, ["eval", "--checkpoint", str(out), "--corpus", str(text_file),
+                                  "--json"])
+    assert result.exit_code == 0, result.output
+    assert 0 < json.loads(result.stdout)["nats_per_char"] < np.log(len(set(text_file.read_text())))
+    result = runner.invoke(main, ["export", "--checkpoint", str(out), "--output",
+                                  str(tmp_path / "w.npz")])
+    assert result.exit_code == 0, result.output
+    exported = checkpoint.load(tmp_path / "w.npz")
+    assert exported.spec == ckpt.spec and not exported.optimizer_state

@@ -5,94 +5,166 @@ import numpy as np
 import pytest
 
 from rnngen.engine import layers, model
+from rnngen.engine.cells import CELLS
+from rnngen.engine.spec import ModelSpec
 
 
-def naive_forward(params, inputs, h0):
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def naive_cell(cell, x_part, h, c, Whh, extra):
+    """One step written from the equations. x_part = x W_xh + b_h (N, G*H)."""
+    H = h.shape[1]
+    if cell == "rnn":
+        return np.tanh(x_part + h @ Whh), None
+    if cell == "lstm":
+        pre = x_part + h @ Whh
+        i, f, o = sigmoid(pre[:, :H]), sigmoid(pre[:, H:2 * H]), sigmoid(pre[:, 2 * H:3 * H])
+        g = np.tanh(pre[:, 3 * H:])
+        c = f * c + i * g
+        return o * np.tanh(c), c
+    hr, hz, hn = np.split(h @ Whh, 3, axis=1)
+    xr, xz, xn = np.split(x_part, 3, axis=1)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    n = np.tanh(xn + r * (hn + extra["bhn"]))
+    return (1 - z) * n + z * h, None
+
+
+def naive_forward(spec, params, inputs, s0):
     """A per-step, per-layer reference written from the equations, one-hot inputs."""
-    V, H, L = model.model_shape(params)
+    V, H, L = spec.vocab_size, spec.hidden_size, spec.num_layers
     T, N = inputs.shape
-    h = [h0[l].copy() for l in range(L)]
+    h = [s0[l, :, :H].copy() for l in range(L)]
+    c = [s0[l, :, H:].copy() for l in range(L)]
     logits = np.zeros((T, N, V))
     for t in range(T):
         x = np.eye(V)[inputs[t]]
         for l in range(L):
-            h[l] = np.tanh(x @ params[f"Wxh{l}"] + h[l] @ params[f"Whh{l}"] + params[f"bh{l}"])
+            x_part = x @ params[f"Wxh{l}"] + params[f"bh{l}"]
+            h[l], c[l] = naive_cell(spec.cell, x_part, h[l], c[l], params[f"Whh{l}"],
+                                    spec.layer_extras(params, l))
             x = h[l]
         logits[t] = x @ params["Why"] + params["by"]
-        for l in range(L - 1):
-            if f"Wsy{l}" in params:  # skip connections: y_t also reads every lower layer
-                logits[t] += h[l] @ params[f"Wsy{l}"]
-    return logits, np.stack(h)
+        for l in spec.skip_layers:  # skip connections: y_t also reads every lower layer
+            logits[t] += h[l] @ params[f"Wsy{l}"]
+    state = [np.concatenate([h[l]] + ([c[l]] if c[l] is not None and c[l].size else []),
+                            axis=1) for l in range(L)]
+    return logits, np.stack(state)
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("skip", [False, True])
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
-def test_forward_matches_naive_loop(num_layers, skip):
+def test_forward_matches_naive_loop(cell, num_layers, skip):
     rng = np.random.default_rng(0)
-    params = model.init_params(7, 5, num_layers, rng, dtype=np.float64, skip=skip)
+    spec = ModelSpec(7, 5, num_layers, cell, skip)
+    params = model.init_params(spec, rng, dtype=np.float64)
+    for k in params:
+        params[k] += 0.1 * rng.standard_normal(params[k].shape)
     inputs = rng.integers(0, 7, (6, 3))
-    h0 = rng.standard_normal((num_layers, 3, 5)) * 0.3
-    logits, hT, _ = model.forward(params, inputs, h0)
-    ref_logits, ref_h = naive_forward(params, inputs, h0)
+    s0 = rng.standard_normal(spec.state_shape(3)) * 0.3
+    logits, sT, _ = model.forward(spec, params, inputs, s0)
+    ref_logits, ref_s = naive_forward(spec, params, inputs, s0)
     np.testing.assert_allclose(logits, ref_logits, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(hT, ref_h, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sT, ref_s, rtol=1e-12, atol=1e-12)
 
 
-def test_fused_recurrence_matches_step_loop():
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_fused_recurrence_matches_step_loop(cell):
+    """The fused time loop and the one-step form (the sampler's) agree."""
+    mod = CELLS[cell]
     rng = np.random.default_rng(1)
-    a, h0, Whh = rng.standard_normal((8, 4, 6)), rng.standard_normal((4, 6)), rng.standard_normal((6, 6))
-    h, _ = layers.rnn_forward(a, h0, Whh)
-    prev = h0
-    for t in range(8):
-        prev, _ = layers.rnn_step_forward(a[t], prev, Whh)
-        np.testing.assert_allclose(h[t], prev, rtol=1e-12)
+    T, N, H = 8, 4, 6
+    a = rng.standard_normal((T, N, mod.GATES * H))
+    s0 = rng.standard_normal((N, len(mod.STATE) * H))
+    Whh = rng.standard_normal((H, mod.GATES * H)) * 0.4
+    extra = {k: rng.standard_normal(shape) for k, shape in mod.extra_shapes(H).items()}
+    h, sT, _ = mod.forward(a, s0, Whh, extra)
+    s = s0.copy()
+    for t in range(T):
+        out = mod.step(a[t].copy(), s[:, :H] @ Whh, s, extra)
+        np.testing.assert_allclose(h[t], out, rtol=1e-12)
+        if mod.ADDITIVE:  # the sampler may add h W_hh into a itself
+            s2 = s_prev.copy() if t else s0.copy()
+            out2 = mod.step(a[t] + s2[:, :H] @ Whh, None, s2, extra)
+            np.testing.assert_allclose(out2, out, rtol=1e-12)
+        s_prev = s.copy()
+    np.testing.assert_allclose(sT, s, rtol=1e-12)
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("skip", [False, True])
-@pytest.mark.parametrize("init", model.INITS)
-def test_loss_at_initialisation_is_about_ln_vocab(init, skip):
+def test_loss_at_initialisation_is_about_ln_vocab(cell, skip):
     V = 65
     rng = np.random.default_rng(2)
-    params = model.init_params(V, 64, 3, rng, init=init, skip=skip)
-    inputs, targets = rng.integers(0, V, (50, 8)), rng.integers(0, V, (50, 8))
-    loss = model.loss_and_grads(params, inputs, targets, model.zero_state(params, 8))[0]
-    # the scaled init gives logits of std ~0.5, which costs ~0.1 nats over uniform
-    assert abs(loss - math.log(V)) < 0.15, loss
+    for init in CELLS[cell].INITS:
+        spec = ModelSpec(V, 64, 3, cell, skip)
+        params = model.init_params(spec, rng, init=init)
+        inputs, targets = rng.integers(0, V, (50, 8)), rng.integers(0, V, (50, 8))
+        loss = model.loss_and_grads(spec, params, inputs, targets, model.zero_state(spec, 8))[0]
+        # the scaled init gives logits of std ~0.5, which costs ~0.1 nats over uniform
+        assert abs(loss - math.log(V)) < 0.15, (init, loss)
 
 
-def test_float32_training_step_stays_float32():
+def test_identity_init_is_refused_for_gated_cells():
+    for cell in ("lstm", "gru"):
+        with pytest.raises(ValueError, match="not defined for the"):
+            model.init_params(ModelSpec(5, 4, 1, cell), np.random.default_rng(0), "identity")
+
+
+def test_lstm_forget_gate_bias_starts_at_one_and_gates_are_orthogonal_blocks():
+    spec = ModelSpec(5, 4, 2, "lstm")
+    params = model.init_params(spec, np.random.default_rng(0), "orthogonal", dtype=np.float64)
+    for l in range(2):
+        np.testing.assert_array_equal(params[f"bh{l}"], np.repeat([0.0, 1.0, 0.0, 0.0], 4))
+        for block in np.split(params[f"Whh{l}"], 4, axis=1):
+            np.testing.assert_allclose(block.T @ block, np.eye(4), atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_float32_training_step_stays_float32(cell):
     rng = np.random.default_rng(3)
-    params = model.init_params(10, 8, 2, rng)
+    spec = ModelSpec(10, 8, 2, cell)
+    params = model.init_params(spec, rng)
     inputs, targets = rng.integers(0, 10, (5, 2)), rng.integers(0, 10, (5, 2))
-    loss, grads, dh0, hT = model.loss_and_grads(
-        params, inputs, targets, model.zero_state(params, 2), dropout=0.2, rng=rng)
+    loss, grads, ds0, sT = model.loss_and_grads(
+        spec, params, inputs, targets, model.zero_state(spec, 2), dropout=0.2, rng=rng)
     assert all(g.dtype == np.float32 for g in grads.values())
-    assert hT.dtype == np.float32 and dh0.dtype == np.float32
+    assert sT.dtype == np.float32 and ds0.dtype == np.float32
     assert np.isfinite(loss)
 
 
-def test_carried_hidden_state_changes_predictions():
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_carried_state_changes_predictions(cell):
+    """Every part of the carried state is used: h, and c for the LSTM."""
     rng = np.random.default_rng(4)
-    params = model.init_params(6, 8, 2, rng, dtype=np.float64)
+    spec = ModelSpec(6, 8, 2, cell)
+    params = model.init_params(spec, rng, dtype=np.float64)
     inputs = rng.integers(0, 6, (3, 2))
-    zero = model.zero_state(params, 2)
-    carried = rng.standard_normal(zero.shape)
-    a, _, _ = model.forward(params, inputs, zero)
-    b, _, _ = model.forward(params, inputs, carried)
-    assert np.abs(a - b).max() > 1e-3
+    zero = model.zero_state(spec, 2)
+    base, _, _ = model.forward(spec, params, inputs, zero)
+    H = spec.hidden_size
+    for part in range(len(spec.cell_module.STATE)):
+        carried = zero.copy()
+        carried[..., part * H:(part + 1) * H] = rng.standard_normal((2, 2, H))
+        other, _, _ = model.forward(spec, params, inputs, carried)
+        assert np.abs(base - other).max() > 1e-3, part
 
 
-def test_final_state_continues_the_sequence():
-    """Running T steps then T more from hT equals running 2T steps at once."""
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_final_state_continues_the_sequence(cell):
+    """Running T steps then T more from sT equals running 2T steps at once."""
     rng = np.random.default_rng(5)
-    params = model.init_params(6, 8, 2, rng, dtype=np.float64)
+    spec = ModelSpec(6, 8, 2, cell)
+    params = model.init_params(spec, rng, dtype=np.float64)
     inputs = rng.integers(0, 6, (10, 3))
-    h0 = model.zero_state(params, 3)
-    whole, hw, _ = model.forward(params, inputs, h0)
-    first, h1, _ = model.forward(params, inputs[:5], h0)
-    second, h2, _ = model.forward(params, inputs[5:], h1)
+    s0 = model.zero_state(spec, 3, np.float64)
+    whole, sw, _ = model.forward(spec, params, inputs, s0)
+    first, s1, _ = model.forward(spec, params, inputs[:5], s0)
+    second, s2, _ = model.forward(spec, params, inputs[5:], s1)
     np.testing.assert_allclose(np.concatenate([first, second]), whole, rtol=1e-12)
-    np.testing.assert_allclose(h2, hw, rtol=1e-12)
+    np.testing.assert_allclose(s2, sw, rtol=1e-12)
 
 
 def test_dropout_only_when_asked_and_scaled():
@@ -102,18 +174,32 @@ def test_dropout_only_when_asked_and_scaled():
     assert abs(mask.mean() - 1.0) < 0.02
 
 
-def test_weight_drop_zeroes_recurrent_weights_only_while_training():
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_weight_drop_zeroes_recurrent_weights_only_while_training(cell):
     rng = np.random.default_rng(8)
-    params = model.init_params(5, 8, 2, rng)
+    spec = ModelSpec(5, 8, 2, cell)
+    params = model.init_params(spec, rng)
     inputs = rng.integers(0, 5, (6, 3))
-    h0 = model.zero_state(params, 3)
-    plain, _, _ = model.forward(params, inputs, h0)
-    dropped, _, cache = model.forward(params, inputs, h0, rng=rng, weight_drop=0.5)
+    s0 = model.zero_state(spec, 3)
+    plain, _, _ = model.forward(spec, params, inputs, s0)
+    dropped, _, cache = model.forward(spec, params, inputs, s0, rng=rng, weight_drop=0.5)
     assert not np.allclose(plain, dropped)
     for l, (_, _, w_mask, _) in enumerate(cache[0]):
         assert w_mask.shape == params[f"Whh{l}"].shape
         assert set(np.unique(w_mask)) == {0.0, np.float32(2.0)}
     # rate 0 draws nothing and changes nothing
-    again, _, cache = model.forward(params, inputs, h0, rng=rng, weight_drop=0.0)
+    again, _, cache = model.forward(spec, params, inputs, s0, rng=rng, weight_drop=0.0)
     np.testing.assert_array_equal(again, plain)
     assert all(c[2] is None for c in cache[0])
+
+
+def test_spec_param_shapes_follow_the_cell():
+    for cell, G in (("rnn", 1), ("lstm", 4), ("gru", 3)):
+        shapes = ModelSpec(7, 5, 2, cell, skip=True).param_shapes()
+        assert shapes["Wxh0"] == (7, G * 5) and shapes["Wxh1"] == (5, G * 5)
+        assert shapes["Whh1"] == (5, G * 5) and shapes["bh0"] == (G * 5,)
+        assert shapes["Wsy0"] == (5, 7) and "Wsy1" not in shapes
+        assert ("bhn0" in shapes) == (cell == "gru")
+    assert ModelSpec(7, 5, 1, "rnn", skip=True).skip is False  # nothing to skip
+    with pytest.raises(ValueError, match="unknown cell"):
+        ModelSpec(7, 5, 1, "transformer")

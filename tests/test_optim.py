@@ -60,10 +60,12 @@ def test_schedules():
 
 def test_identity_and_orthogonal_inits():
     rng = np.random.default_rng(0)
-    p = model.init_params(5, 8, 2, rng, init="identity", dtype=np.float64)
+    from rnngen.engine.spec import ModelSpec
+    p = model.init_params(ModelSpec(5, 8, 2), rng, init="identity", dtype=np.float64)
     np.testing.assert_array_equal(p["Whh1"], np.eye(8))
-    p = model.init_params(5, 8, 2, rng, init="orthogonal", dtype=np.float64)
+    p = model.init_params(ModelSpec(5, 8, 2), rng, init="orthogonal", dtype=np.float64)
     np.testing.assert_allclose(p["Whh0"] @ p["Whh0"].T, np.eye(8), atol=1e-12)
-    p = model.init_params(5, 8, 1, rng, init="gaussian", init_scale=0.01, dtype=np.float64)
+    p = model.init_params(ModelSpec(5, 8, 1), rng, init="gaussian", init_scale=0.01,
+                          dtype=np.float64)
     assert 0.005 < p["Whh0"].std() < 0.015
     assert not any(p[k].any() for k in p if k.startswith("b"))

@@ -47,7 +47,7 @@ def test_signal_writes_a_checkpoint_that_resumes_to_the_same_weights(tmp_path, t
     a, b = checkpoint.load(tmp_path / "a.npz"), checkpoint.load(tmp_path / "b.npz")
     for name in a.params:
         np.testing.assert_array_equal(a.params[name], b.params[name], err_msg=name)
-    np.testing.assert_array_equal(a.hidden, b.hidden)
+    np.testing.assert_array_equal(a.state, b.state)
 
 
 def test_sample_into_a_closed_pipe_exits_quietly(tmp_path, text_file):
@@ -68,12 +68,14 @@ WRITER = """
 import sys, numpy as np
 from rnngen import checkpoint
 from rnngen.engine import model
-params = model.init_params(65, 1024, 2, np.random.default_rng(0))  # ~20 MB a write
+from rnngen.engine.spec import ModelSpec
+spec = ModelSpec(65, 1024, 2)
+params = model.init_params(spec, np.random.default_rng(0))  # ~20 MB a write
 i = 0
 while True:
     i += 1
     params["by"][:] = i
-    checkpoint.save(sys.argv[1], checkpoint.Checkpoint(params, {
+    checkpoint.save(sys.argv[1], checkpoint.Checkpoint(spec, params, {
         "model": {"hidden_size": 1024, "num_layers": 2},
         "vocab": "".join(chr(32 + k) for k in range(65)), "step": i}))
     print(i, flush=True)

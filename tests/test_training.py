@@ -24,8 +24,10 @@ def run(trainer):
     return list(trainer.run())
 
 
-def test_hello_learns_the_classic_example(tmp_path):
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_hello_learns_the_classic_example(tmp_path, cell):
     cfg = small_config(tmp_path, steps=300, seq_length=10)
+    cfg.model.cell = cell
     trainer = Trainer(cfg, corpus.text_corpus("hello" * 300))
     stats = run(trainer)
     assert stats[-1].loss < 0.1
@@ -99,7 +101,7 @@ def test_resume_reaches_the_same_weights(tmp_path, dropout, layers, skip):
         np.testing.assert_array_equal(resumed.params[name], w, err_msg=name)
     for name, slots in straight.opt.items():
         np.testing.assert_array_equal(resumed.opt[name]["m"], slots["m"])
-    np.testing.assert_array_equal(resumed.hidden, straight.hidden)
+    np.testing.assert_array_equal(resumed.state, straight.state)
     def losses(history):
         return [(h["step"], h["train_loss"], h["val_loss"]) for h in history]
 
@@ -110,6 +112,40 @@ def test_resume_reaches_the_same_weights(tmp_path, dropout, layers, skip):
             Trainer(cfg_b, text, resume=checkpoint.load(cfg_b.train.output))
     else:  # one layer has nothing to skip
         assert Trainer(cfg_b, text, resume=checkpoint.load(cfg_b.train.output)).step == 30
+
+
+@pytest.mark.parametrize("cell, optimizer, extra", [
+    ("rnn", "sgd", {"momentum": 0.9}), ("rnn", "adagrad", {}), ("rnn", "rmsprop", {}),
+    ("lstm", "adam", {}), ("gru", "adam", {}), ("lstm", "rmsprop", {}), ("gru", "sgd", {"momentum": 0.5}),
+])
+def test_resume_is_exact_for_every_cell_and_optimizer(tmp_path, cell, optimizer, extra):
+    """N steps straight == N/2 steps, a checkpoint, a resume and N/2 more: weights, every
+    slot of the optimizer's state, the carried state (h, and c for the LSTM), losses."""
+    from conftest import make_text
+    text = corpus.text_corpus(make_text())
+    cfgs = []
+    for run_dir in ("a", "b"):
+        cfg = small_config(tmp_path / run_dir, steps=24, optimizer=optimizer, **extra)
+        cfg.model.cell, cfg.model.num_layers, cfg.model.dropout = cell, 2, 0.1
+        cfgs.append(cfg)
+    straight = Trainer(cfgs[0], text)
+    run(straight)
+    first = Trainer(cfgs[1], text)
+    for stats in first.run():
+        if stats.step == 11:
+            first.request_stop("test")
+    resumed = Trainer(cfgs[1], text, resume=checkpoint.load(cfgs[1].train.output))
+    assert resumed.step == 11
+    run(resumed)
+    slots = straight.update.state
+    assert slots  # every rule keeps some state
+    for name, w in straight.params.items():
+        np.testing.assert_array_equal(resumed.params[name], w, err_msg=name)
+        for slot in slots:
+            np.testing.assert_array_equal(resumed.opt[name][slot], straight.opt[name][slot],
+                                          err_msg=f"{name}/{slot}")
+    np.testing.assert_array_equal(resumed.state, straight.state)
+    assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in straight.history]
 
 
 def test_divergence_stops_before_touching_the_weights(tmp_path):
@@ -147,7 +183,7 @@ def test_streams_split_across_threads_train_as_one_batch(tmp_path, groups):
     one, split = trainers
     for name, w in one.params.items():
         np.testing.assert_allclose(split.params[name], w, rtol=1e-9, atol=1e-12, err_msg=name)
-    np.testing.assert_allclose(split.hidden, one.hidden, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(split.state, one.state, rtol=1e-9, atol=1e-12)
     for a, b in zip(one.history, split.history):
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-9)
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-9)
@@ -165,7 +201,7 @@ def test_resume_with_another_batch_shape_starts_a_fresh_epoch_with_zero_state(tm
     for name, w in ckpt.params.items():  # the weights and optimizer carry over
         np.testing.assert_array_equal(resumed.params[name], w)
         np.testing.assert_array_equal(resumed.opt[name]["m"], ckpt.optimizer_state[name]["m"])
-    assert resumed.hidden.shape == (1, 6, 16) and not resumed.hidden.any()
+    assert resumed.state.shape == (1, 6, 16) and not resumed.state.any()
     assert resumed.batches.index is None  # the data starts a fresh epoch
     stats = run(resumed)
     assert stats[-1].step == 20 and math.isfinite(stats[-1].loss)

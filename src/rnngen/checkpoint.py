@@ -1,11 +1,13 @@
 """Checkpoints: one self-describing .npz, written atomically, read without pickle.
 
-Entries:
+Entries (``schema`` declares every field and shape):
     param/<name>       every model parameter (see engine.model)
-    state/h            (L, N, H) hidden state at the end of the last training batch
+    state/<part>       (L, N, H) each part of the carried state at the end of the
+                       last training batch: h, and c for the LSTM
     opt/<name>/<slot>  optimizer state arrays (Adam's m and v, ...)
-    meta               one JSON string: format and version, model/train/data config,
-                       vocabulary, step, data position, RNG state, loss history
+    meta               one JSON string: format and version, the model description,
+                       model/train/data config, vocabulary, step, data position,
+                       RNG state, loss history
 """
 import json
 import os
@@ -17,17 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
+from . import schema
 from .errors import CheckpointError
 
-FORMAT = "rnngen-checkpoint"
-VERSION = 1
+FORMAT, VERSION = schema.FORMAT, schema.VERSION
 
 
 @dataclass
 class Checkpoint:
+    spec: object  # engine.spec.ModelSpec
     params: dict  # name -> array
-    meta: dict  # JSON-able metadata (see module docstring)
-    hidden: np.ndarray = None  # (L, N, H) or None
+    meta: dict  # JSON-able metadata (see schema)
+    state: np.ndarray = None  # (L, N, S*H) carried state, or None
     optimizer_state: dict = field(default_factory=dict)  # name -> {slot: array | number}
 
     @property
@@ -42,8 +45,10 @@ def save(path, ckpt):
     """
     path = Path(path)
     arrays = {f"param/{k}": v for k, v in ckpt.params.items()}
-    if ckpt.hidden is not None:
-        arrays["state/h"] = ckpt.hidden
+    if ckpt.state is not None:
+        H = ckpt.spec.hidden_size
+        for i, part in enumerate(schema.state_parts(ckpt.spec)):
+            arrays[f"state/{part}"] = ckpt.state[..., i * H:(i + 1) * H]
     scalars = {}
     for name, slots in ckpt.optimizer_state.items():
         for slot, value in slots.items():
@@ -51,7 +56,8 @@ def save(path, ckpt):
                 arrays[f"opt/{name}/{slot}"] = value
             else:
                 scalars.setdefault(name, {})[slot] = value
-    meta = dict(ckpt.meta, format=FORMAT, version=VERSION, optimizer_scalars=scalars)
+    meta = dict(ckpt.meta, format=FORMAT, version=VERSION, spec=ckpt.spec.to_dict(),
+                optimizer_scalars=scalars)
     arrays["meta"] = np.array(json.dumps(meta))
     tmp = None
     try:
@@ -141,7 +147,9 @@ def load(path):
                               "corrupted, or not a checkpoint at all: use another copy")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+            return _read(npz, path)
+    except CheckpointError:
+        raise
     except ValueError as e:
         if "allow_pickle" in str(e) or "pickle" in str(e).lower():
             raise CheckpointError(f"{path} holds pickled objects, which rnngen refuses to load; "
@@ -151,7 +159,6 @@ def load(path):
     except Exception as e:  # zip, zlib, npy-header and size errors: all mean a bad file
         raise CheckpointError(f"{path} is not a readable .npz checkpoint ({type(e).__name__}); "
                               "it may be truncated or corrupted: use another copy") from None
-    return _from_arrays(arrays, path)
 
 
 def weights_only(ckpt):
@@ -160,7 +167,9 @@ def weights_only(ckpt):
     It samples and evaluates like the original; training cannot resume from it
     exactly, so the trainer refuses it.
     """
-    return Checkpoint(ckpt.params, dict(ckpt.meta, weights_only=True), ckpt.hidden, {})
+    meta = {k: v for k, v in ckpt.meta.items() if k not in schema.TRAINING_STATE or
+            k in ("train", "data", "step", "history", "best_val", "train_seconds")}
+    return Checkpoint(ckpt.spec, ckpt.params, dict(meta, weights_only=True), ckpt.state, {})
 
 
 def check_writable(path):
@@ -180,66 +189,90 @@ def check_writable(path):
                               "(--output or train.output)")
 
 
-def _from_arrays(arrays, path):
-    raw = arrays.pop("meta", None)
-    if raw is None or raw.dtype.kind != "U" or raw.ndim != 0:
+def _read(npz, path):
+    """Validate and read an open .npz lazily: the metadata first, then only the
+    members the schema expects, each checked for size before it is decompressed."""
+    sizes = {info.filename.removesuffix(".npy"): info.file_size for info in npz.zip.infolist()}
+    if len(sizes) > schema.MAX_MEMBERS:
+        raise CheckpointError(f"{path} has {len(sizes)} arrays, more than any checkpoint; "
+                              "it is not an rnngen checkpoint")
+    if "meta" not in sizes:
         raise CheckpointError(f"{path} is not an rnngen checkpoint (no metadata entry)")
+    if sizes["meta"] > schema.MAX_META_BYTES:
+        raise CheckpointError(f"{path} has {sizes['meta'] >> 20} MiB of metadata, more than "
+                              "any checkpoint; it is not an rnngen checkpoint")
+    raw = npz["meta"]
+    if raw.dtype.kind != "U" or raw.ndim != 0:
+        raise CheckpointError(f"{path} is not an rnngen checkpoint (its metadata is not a string)")
     try:
         meta = json.loads(str(raw))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise CheckpointError(f"{path} has unreadable metadata; it may be corrupted") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an rnngen checkpoint")
     version = meta.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         raise CheckpointError(f"{path} was written by a newer rnngen (format version {version}, "
                               f"this one reads up to {VERSION}); upgrade rnngen")
     try:
+        spec = schema.check_meta(meta)
+        expected = schema.expected_arrays(spec, meta)
+        for name in sizes:
+            if name != "meta" and name not in expected:
+                raise schema.SchemaError(f"unexpected array {name!r}")
+        arrays = {}
+        for name, (shape, kind) in expected.items():
+            if name not in sizes:
+                continue
+            # the state's N is free, up to a bound; its shape is checked once read
+            bound = [schema.MAX_STATE_STREAMS if d is None else d for d in shape]
+            if sizes[name] > 8 * int(np.prod(bound)) + 4096:  # float64 and a header at most
+                raise schema.SchemaError(f"array {name!r} is larger than its shape allows")
+            arr = npz[name]
+            if arr.dtype.kind != kind or arr.ndim != len(shape) or 0 in arr.shape or any(
+                    w is not None and w != d for w, d in zip(shape, arr.shape)):
+                raise schema.SchemaError(f"array {name!r} is {arr.dtype} {arr.shape}, "
+                                         f"expected floats of shape {shape}")
+            arrays[name] = arr
+        missing = [k for k in expected if k.startswith("param/") and k not in arrays]
+        if missing:
+            raise schema.SchemaError(f"array {missing[0]!r} is missing")
         params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
-        opt = {}
-        for k, v in arrays.items():
-            if k.startswith("opt/"):
-                _, name, slot = k.split("/")
-                opt.setdefault(name, {})[slot] = v
-        for name, slots in meta.pop("optimizer_scalars", {}).items():
-            opt.setdefault(name, {}).update(slots)
-        _check_shapes(params, meta, path)
-        hidden = arrays.get("state/h")
-        _check_state(params, hidden, opt)
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"{path} is an inconsistent rnngen checkpoint ({e}); "
-                              "it may be corrupted") from None
-    return Checkpoint(params=params, meta=meta, hidden=hidden, optimizer_state=opt)
+        state = _join_state(spec, arrays)
+        opt = _optimizer_state(spec, meta, arrays)
+    except schema.SchemaError as e:
+        raise CheckpointError(f"{path} is not a valid rnngen checkpoint: {e}; "
+                              "it may be corrupted or made by hand: use another copy") from None
+    return Checkpoint(spec=spec, params=params, meta=meta, state=state, optimizer_state=opt)
 
 
-def _check_shapes(params, meta, path):
-    from .engine.model import param_shapes
+def _join_state(spec, arrays):
+    """The stored state parts -> one (L, N, S*H) array, or None when absent."""
+    names = [f"state/{part}" for part in schema.state_parts(spec)]
+    present = [n for n in names if n in arrays]
+    if not present:
+        return None
+    if len(present) != len(names):
+        raise schema.SchemaError(f"state array {sorted(set(names) - set(present))[0]!r} "
+                                 "is missing")
+    parts = [arrays[n] for n in names]
+    if len({p.shape for p in parts}) != 1:
+        raise schema.SchemaError("the state arrays differ in shape")
+    return np.concatenate(parts, axis=-1)
 
-    m = meta["model"]
-    vocab = meta["vocab"]
-    if not isinstance(vocab, str) or not vocab or list(vocab) != sorted(set(vocab)):
-        raise ValueError("the vocabulary is not a sorted string of distinct characters")
-    want = param_shapes(len(vocab), m["hidden_size"], m["num_layers"], m.get("skip", False))
-    if set(params) != set(want):
-        raise ValueError(f"parameters {sorted(params)} do not match the model config")
-    for name, shape in want.items():
-        arr = params[name]
-        if arr.shape != shape or arr.dtype.kind != "f":
-            raise ValueError(f"{name} has shape {arr.shape} {arr.dtype}, expected {shape}")
 
-
-def _check_state(params, hidden, opt):
-    L = sum(1 for k in params if k.startswith("Whh"))
-    H = params["Whh0"].shape[0]
-    if hidden is not None and (hidden.ndim != 3 or hidden.shape[0] != L or hidden.shape[2] != H
-                               or hidden.shape[1] < 1 or hidden.dtype.kind != "f"):
-        raise ValueError(f"hidden state has shape {hidden.shape}, expected ({L}, N, {H})")
-    for name, slots in opt.items():
-        if name not in params:
-            raise ValueError(f"optimizer state for unknown parameter {name}")
-        for slot, value in slots.items():
-            if isinstance(value, np.ndarray):
-                if value.shape != params[name].shape:
-                    raise ValueError(f"optimizer state {name}/{slot} has shape {value.shape}")
-            elif not isinstance(value, (int, float)):
-                raise ValueError(f"optimizer state {name}/{slot} is {type(value).__name__}")
+def _optimizer_state(spec, meta, arrays):
+    slots = schema.optimizer_slots(meta)
+    params = spec.param_shapes()
+    opt = {}
+    for k, v in arrays.items():
+        if k.startswith("opt/"):
+            _, name, slot = k.split("/")
+            opt.setdefault(name, {})[slot] = v
+    for name, values in meta.pop("optimizer_scalars", {}).items():
+        for slot, value in values.items():
+            if name not in params or slot not in slots:
+                raise schema.SchemaError(f"optimizer state {name}/{slot} is not one the "
+                                         "optimizer keeps")
+            opt.setdefault(name, {})[slot] = value
+    return opt

@@ -79,10 +79,9 @@ def train(config_path, steps, output, seed, corpus_name, assignments, resume, qu
     t = trainer.cfg.train
     n_params = sum(p.size for p in trainer.params.values())
     n_val = len(trainer.val_ids)
-    skips = " with skip connections" if cfg.model.skip and cfg.model.num_layers > 1 else ""
     say(f"rnngen: {text.source}: {len(trainer.train_ids):,} train / {n_val:,} val characters, "
-        f"{len(text.vocab)} symbols; {cfg.model.num_layers} x {cfg.model.hidden_size} tanh RNN"
-        f"{skips}, {n_params:,} parameters; checkpoint {t.output}")
+        f"{len(text.vocab)} symbols; {trainer.spec.describe()}, {n_params:,} parameters; "
+        f"checkpoint {t.output}")
     if trainer.step:
         say(f"rnngen: resuming at step {trainer.step} of {t.steps}")
     with _stop_on_signals(trainer):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from .engine.cells import CELLS
 from .engine.model import INITS
 from .engine.optim import RULES
 from .errors import ConfigError
@@ -26,12 +27,13 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    cell: str = "rnn"  # rnn (tanh) | lstm | gru
     hidden_size: int = 512  # H, units per layer
-    num_layers: int = 1  # L, stacked tanh RNN layers
+    num_layers: int = 1  # L, stacked recurrent layers
     dropout: float = 0.0  # dropout rate on each layer's output while training
     weight_drop: float = 0.0  # rate of W_hh weights dropped per batch while training
     skip: bool = False  # skip connections: the decoder reads every layer, not just the top
-    init: str = "scaled"  # scaled | gaussian | identity | orthogonal (W_hh)
+    init: str = "scaled"  # scaled | gaussian | identity (rnn only) | orthogonal (W_hh)
     init_scale: float = 0.01  # standard deviation for init: gaussian
 
 
@@ -190,7 +192,12 @@ def validate(cfg):
     _need(m.num_layers > 0, "model.num_layers", f"must be > 0, got {m.num_layers}")
     _need(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
     _need(0 <= m.weight_drop < 1, "model.weight_drop", f"must be in [0, 1), got {m.weight_drop}")
+    _need(m.cell in CELLS, "model.cell", f"must be one of {', '.join(CELLS)}, got {m.cell!r}")
     _need(m.init in INITS, "model.init", f"must be one of {', '.join(INITS)}, got {m.init!r}")
+    cell = CELLS[m.cell]
+    _need(m.init in cell.INITS, "model.init",
+          f"{m.init!r} is not defined for the {cell.TITLE} cell; use one of "
+          f"{', '.join(cell.INITS)}")
     _need(m.init_scale > 0, "model.init_scale", f"must be > 0, got {m.init_scale}")
     for key in ("steps", "batch_size", "seq_length", "eval_every", "lr_decay_every"):
         value = getattr(t, key)

@@ -28,7 +28,7 @@ class Score:
                 "perplexity": self.perplexity, "chars": self.chars}
 
 
-def score(params, ids, streams=64, seq_length=256, warmup=128, workers=None):
+def score(spec, params, ids, streams=64, seq_length=256, warmup=128, workers=None):
     """Mean cross-entropy of predicting ids[1:] from the characters before each.
 
     Every prediction is scored exactly once. For speed the text is cut into up to
@@ -37,7 +37,6 @@ def score(params, ids, streams=64, seq_length=256, warmup=128, workers=None):
     pass over the whole text would. With ``workers`` (threads.Workers) the pieces
     are scored in groups at once.
     """
-    V, H, L = model.model_shape(params)
     n = len(ids) - 1  # predictions to make
     if n < 1:
         raise ValueError("scoring needs at least two characters")
@@ -55,11 +54,11 @@ def score(params, ids, streams=64, seq_length=256, warmup=128, workers=None):
         scored[max(0, i * chunk - s): e - s, i] = True
 
     def run(cols):  # the summed loss of the pieces in columns cols
-        h = model.zero_state(params, cols.stop - cols.start)
+        h = model.zero_state(spec, cols.stop - cols.start, params["Whh0"].dtype)
         total = 0.0
         for t0 in range(0, length, seq_length):
             window = slice(t0, t0 + seq_length)
-            logits, h, _ = model.forward(params, inputs[window, cols], h)
+            logits, h, _ = model.forward(spec, params, inputs[window, cols], h)
             T, M, V = logits.shape
             logp = layers.log_probs(logits.reshape(-1, V))
             picked = logp[np.arange(T * M), targets[window, cols].reshape(-1)]
@@ -69,7 +68,7 @@ def score(params, ids, streams=64, seq_length=256, warmup=128, workers=None):
     if workers is None:
         workers = threads.Workers(1)
     # as many groups as the pool has threads, if the N pieces are enough for them
-    groups = model.stream_groups(N, min(workers.groups, threads.groups_for(N, H)))
+    groups = model.stream_groups(N, min(workers.groups, threads.groups_for(N, spec.hidden_size)))
     return Score(sum(workers.map(run, groups)) / n, n)
 
 
@@ -95,4 +94,5 @@ def checkpoint_score(ckpt, text=None, source="text"):
         ids = corpus.split(data["val_fraction"])[1]
     if len(ids) < 2:
         raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
-    return score(ckpt.params, ids, workers=threads.Workers(threads.thread_count() or 1))
+    return score(ckpt.spec, ckpt.params, ids,
+                 workers=threads.Workers(threads.thread_count() or 1))

@@ -22,7 +22,7 @@ def check_options(n, temperature, top_k, top_p):
 def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_state=True):
     """Yield the seed's characters, then ``n`` generated ones, as strings.
 
-    The model starts from the hidden state training ended with (stream 0 of the
+    The model starts from the state training ended with (stream 0 of the
     last batch, as char-rnn's sampler did) unless saved_state is False. With no
     seed, a first character is drawn uniformly from the vocabulary and printed.
     Raises VocabularyError naming any seed characters the model never saw.
@@ -33,9 +33,10 @@ def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_
         seed_ids = vocab.encode(seed, what="the seed text")
     else:
         seed_ids = [int(rng.integers(len(vocab)))]
-    h = ckpt.hidden[:, 0, :] if saved_state and ckpt.hidden is not None else None
+    state = ckpt.state[:, 0, :] if saved_state and ckpt.state is not None else None
     yield vocab.decode(seed_ids)
     chars = vocab.chars
-    for idx in sampling.generate(ckpt.params, seed_ids, n, rng, h, temperature, top_k, top_p):
+    for idx in sampling.generate(ckpt.spec, ckpt.params, seed_ids, n, rng, state, temperature,
+                                 top_k, top_p):
         yield chars[idx]
 

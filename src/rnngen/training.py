@@ -13,13 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, allocator, checkpoint, evaluation, threads
+from . import __version__, allocator, checkpoint, evaluation, schema, threads
 from .engine import model, optim
+from .engine.spec import ModelSpec
 from .errors import CheckpointError, CorpusError, TrainingDiverged
-
-
-# Optimizer entries that are state (saved in checkpoints), not hyperparameters.
-STATE_SLOTS = ("m", "v", "t", "cache", "velocity")
 
 
 @dataclass
@@ -72,7 +69,13 @@ class Batches:
         return {"epoch": self.epoch, "offset": self.offset, "index": self.index}
 
     def restore(self, pos):
-        self.epoch, self.offset, self.index = pos["epoch"], pos["offset"], pos["index"]
+        """Continue from a saved position; one that does not fit this text and batch
+        shape (a checkpoint from elsewhere) is refused with ValueError."""
+        epoch, offset, index = pos["epoch"], pos["offset"], pos["index"]
+        if index is not None and not (0 <= offset < self.T and 0 <= index
+                                      and offset + index * self.T <= self.stream_len):
+            raise ValueError(f"data position {pos} is outside this corpus's batches")
+        self.epoch, self.offset, self.index = epoch, offset, index
 
 
 def best_path(output):
@@ -97,9 +100,9 @@ class Trainer:
             self.val_ids = self.val_ids[: t.eval_chars + 1]
         self.rng = np.random.default_rng(t.seed)
         m = cfg.model
-        self.params = model.init_params(len(corpus.vocab), m.hidden_size, m.num_layers,
-                                        self.rng, m.init, m.init_scale, dtype, m.skip)
-        self.hidden = model.zero_state(self.params, t.batch_size)
+        self.spec = ModelSpec(len(corpus.vocab), m.hidden_size, m.num_layers, m.cell, m.skip)
+        self.params = model.init_params(self.spec, self.rng, m.init, m.init_scale, dtype)
+        self.state = model.zero_state(self.spec, t.batch_size, dtype)
         self.workers = threads.Workers(threads.groups_for(t.batch_size, m.hidden_size))
         self.update = optim.RULES[t.optimizer]
         hyper = {k: getattr(t, k) for k in ("momentum", "beta1", "beta2", "decay_rate",
@@ -121,7 +124,7 @@ class Trainer:
     # -- resuming -------------------------------------------------------------
     def _restore(self, ckpt):
         m, meta = self.cfg.model, ckpt.meta
-        if meta.get("weights_only"):
+        if meta.get("weights_only") or schema.missing_training_state(meta):
             raise CheckpointError("cannot resume from an exported (weights-only) checkpoint: "
                                   "it has no optimizer state; resume from the checkpoint "
                                   "training wrote")
@@ -130,15 +133,12 @@ class Trainer:
                 "cannot resume: the checkpoint's vocabulary differs from this corpus's "
                 f"({len(meta['vocab'])} vs {len(self.corpus.vocab)} characters); "
                 "train on the same corpus or start a new run")
-        old = meta["model"]
-        for key in ("hidden_size", "num_layers", "skip"):
-            was = old.get(key, False)  # checkpoints from before model.skip have no skips
-            if key == "skip" and m.num_layers == 1:
-                continue  # one layer has nothing to skip: the same model either way
-            if was != getattr(m, key):
+        for key, was in ckpt.spec.to_dict().items():
+            now = getattr(self.spec, key)
+            if was != now and key != "vocab_size":  # the vocabulary was compared above
                 raise CheckpointError(
                     f"cannot resume: the checkpoint has model.{key} = {was} but the config "
-                    f"says {getattr(m, key)}; use the config it was trained with")
+                    f"says {now}; use the config it was trained with")
         if meta["train"]["optimizer"] != self.cfg.train.optimizer:
             raise CheckpointError(
                 f"cannot resume: the checkpoint was trained with {meta['train']['optimizer']}, "
@@ -157,9 +157,9 @@ class Trainer:
         self.rng.bit_generator.state = meta["rng"]
         t, old_t = self.cfg.train, meta["train"]
         same_shape = (old_t["batch_size"], old_t["seq_length"]) == (t.batch_size, t.seq_length)
-        if same_shape and ckpt.hidden is not None:
+        if same_shape and ckpt.state is not None and ckpt.state.shape == self.state.shape:
             self.batches.restore(meta["position"])
-            self.hidden = np.array(ckpt.hidden, dtype=dtype)
+            self.state = np.array(ckpt.state, dtype=dtype)
         # else: a new batch shape starts a fresh epoch with a zero state
 
     # -- control --------------------------------------------------------------
@@ -187,7 +187,7 @@ class Trainer:
             started = time.perf_counter()
             inputs, targets, new_epoch = self.batches.next(self.rng)
             if new_epoch:
-                self.hidden[:] = 0
+                self.state[:] = 0
             lr = self.learning_rate()
             loss = self.train_step(inputs, targets, lr)
             elapsed = time.perf_counter() - started
@@ -208,8 +208,9 @@ class Trainer:
         """
         m = self.cfg.model
         # one group of streams per BLAS thread, each on its own thread: see threads.py
-        loss, grads, _, self.hidden = model.split_loss_and_grads(
-            self.params, inputs, targets, self.hidden, m.dropout, self.rng, m.weight_drop,
+        loss, grads, _, self.state = model.split_loss_and_grads(
+            self.spec, self.params, inputs, targets, self.state, m.dropout, self.rng,
+            m.weight_drop,
             self.workers.groups, self.workers.map)
         self._check_and_clip(grads, loss)
         for name, w in self.params.items():
@@ -233,7 +234,7 @@ class Trainer:
     def _validate(self, stats, train_loss):
         t = self.cfg.train
         started = time.perf_counter()
-        val = evaluation.score(self.params, self.val_ids, workers=self.workers).nats
+        val = evaluation.score(self.spec, self.params, self.val_ids, workers=self.workers).nats
         self.seconds += time.perf_counter() - started
         self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val,
                              "seconds": round(self.seconds, 3)})
@@ -246,7 +247,7 @@ class Trainer:
 
     def checkpoint(self):
         """The current state as a Checkpoint (arrays are shared, not copied)."""
-        opt = {name: {k: v for k, v in slots.items() if k in STATE_SLOTS}
+        opt = {name: {k: slots[k] for k in self.update.state if k in slots}
                for name, slots in self.opt.items()}
         meta = {
             "created_by": f"rnngen {__version__}",
@@ -263,7 +264,7 @@ class Trainer:
             "train_seconds": self.seconds,
             "recent_losses": self.recent_losses,
         }
-        return checkpoint.Checkpoint(self.params, meta, self.hidden, opt)
+        return checkpoint.Checkpoint(self.spec, self.params, meta, self.state, opt)
 
     def save(self, path):
         checkpoint.save(path, self.checkpoint())

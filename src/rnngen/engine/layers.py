@@ -1,12 +1,11 @@
-"""Layers as forward/backward pairs (pure NumPy).
+"""Layers as forward/backward pairs (pure NumPy); the recurrent cells are in cells/.
 
 Shapes use fixed letters: T time, N batch, D input width, H hidden, V vocabulary.
 Sequences are time-major, (T, N, ...): the recurrence reads one contiguous (N, H)
 slab per step, which is what the matrix products want.
 
 Every ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the
-upstream gradient and that cache. Nothing here allocates per time step except what
-a step must produce; see ``rnn_forward`` and ``rnn_backward`` for the fused loops.
+upstream gradient and that cache.
 """
 import numpy as np
 
@@ -20,14 +19,22 @@ def embedding_forward(ids, W):
     return out, (ids, W.shape)
 
 
+SORTED_MAX_VOCAB = 2048  # measured crossover; see embedding_backward
+
+
 def embedding_backward(dout, cache):
     """dout (T, N, H) -> dW (V, H): rows of dout summed by the id that read them.
 
-    np.add.at does this but is ten times slower; sorting the ids once and summing
-    contiguous runs is exact and fast for any vocabulary size.
+    Sorting the ids once and summing contiguous runs is ten times faster than
+    np.add.at for a small vocabulary, but it is a Python loop over the vocabulary:
+    past SORTED_MAX_VOCAB ids (a CJK corpus) np.add.at wins, so choose by size.
     """
     ids, (V, H) = cache
     flat_ids = ids.reshape(-1)
+    if V > SORTED_MAX_VOCAB:
+        dW = np.zeros((V, H), dtype=dout.dtype)
+        np.add.at(dW, flat_ids, dout.reshape(-1, H))
+        return dW
     order = np.argsort(flat_ids, kind="stable")
     rows = np.take(dout.reshape(-1, H), order, axis=0)
     ends = np.cumsum(np.bincount(flat_ids, minlength=V))
@@ -54,70 +61,8 @@ def affine_backward(dout, cache):
     x, W, has_bias = cache
     d2 = dout.reshape(-1, W.shape[1])
     x2 = x.reshape(-1, W.shape[0])
-    dx = (d2 @ np.ascontiguousarray(W.T)).reshape(x.shape)  # see rnn_backward on W.T
+    dx = (d2 @ np.ascontiguousarray(W.T)).reshape(x.shape)  # see cells/rnn.py on W.T
     return dx, x2.T @ d2, d2.sum(axis=0) if has_bias else None
-
-
-def rnn_step_forward(a, prev_h, Whh):
-    """One step of the recurrence: h = tanh(a + prev_h Whh).
-
-    a (N, H) is the input's contribution x W_xh + b_h; prev_h (N, H); Whh (H, H).
-    """
-    h = np.tanh(a + prev_h @ Whh)
-    return h, (prev_h, Whh, h)
-
-
-def rnn_step_backward(dh, cache):
-    """dh (N, H) -> da (N, H), dprev_h (N, H), dWhh (H, H)."""
-    prev_h, Whh, h = cache
-    da = dh * (1 - h * h)  # backprop through tanh
-    return da, da @ Whh.T, prev_h.T @ da
-
-
-def rnn_forward(a, h0, Whh):
-    """The recurrence over T steps: h_t = tanh(a_t + h_{t-1} Whh).
-
-    a (T, N, H) holds x_t W_xh + b_h for every step, computed beforehand as one
-    large product: only h_{t-1} -> h_t is sequential. h0 (N, H). Returns h (T, N, H).
-    Fused (one output buffer, in-place ops) rather than a loop of rnn_step_forward,
-    so no step allocates.
-    """
-    T = a.shape[0]
-    h = np.empty_like(a)
-    prev = h0
-    for t in range(T):
-        ht = h[t]
-        np.matmul(prev, Whh, out=ht)
-        ht += a[t]
-        np.tanh(ht, out=ht)
-        prev = ht
-    return h, (h0, Whh, h)
-
-
-def rnn_backward(dh, cache):
-    """dh (T, N, H): loss gradient reaching each h_t from above (not through time).
-
-    Returns da (T, N, H), dh0 (N, H), dWhh (H, H). The reverse loop carries only
-    the (N, H) gradient through time; the weight gradient is one (H, T*N) x (T*N, H)
-    product afterwards instead of T small ones.
-    """
-    h0, Whh, h = cache
-    T, N, H = h.shape
-    da = np.multiply(h, h)
-    np.subtract(1, da, out=da)  # tanh' = 1 - h^2 for all steps at once; becomes da below
-    # BLAS runs a product with a transposed view ~30% slower than with a contiguous
-    # copy at these shapes; one (H, H) copy per call pays for itself many times over.
-    WhhT = np.ascontiguousarray(Whh.T)
-    carry = np.zeros((N, H), dtype=h.dtype)
-    for t in range(T - 1, -1, -1):
-        dat = da[t]
-        np.add(dh[t], carry, out=carry)
-        np.multiply(dat, carry, out=dat)  # backprop through tanh
-        np.matmul(dat, WhhT, out=carry)
-    dWhh = h0.T @ da[0]
-    if T > 1:
-        dWhh += h[:-1].reshape(-1, H).T @ da[1:].reshape(-1, H)
-    return da, carry, dWhh
 
 
 def dropout_mask(shape, p, rng, dtype):

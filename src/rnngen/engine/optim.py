@@ -4,12 +4,25 @@ Every rule has one signature, ``update(w, dw, config) -> (w, config)`` as in CS2
 ``config`` holds the hyperparameters (``learning_rate`` is set by the trainer each
 step) and the rule's own state arrays, which it creates on first use. Updates are in
 place, since the caller owns the parameter arrays; ``w`` is returned for symmetry.
+
+Each rule says which of its config entries are state (saved in checkpoints and
+restored on resume) rather than hyperparameters: ``rule.state``.
 """
 import math
 
 import numpy as np
 
 
+def keeps(*slots):
+    """Declare the config entries a rule keeps as state between steps."""
+    def mark(rule):
+        rule.state = slots
+        return rule
+
+    return mark
+
+
+@keeps("velocity")
 def sgd(w, dw, config):
     """Plain stochastic gradient descent, optionally with momentum."""
     momentum = config.get("momentum", 0.0)
@@ -23,6 +36,7 @@ def sgd(w, dw, config):
     return w, config
 
 
+@keeps("cache")
 def adagrad(w, dw, config):
     """Adagrad: per-weight steps shrink with the sum of squared gradients."""
     cache = config.setdefault("cache", np.zeros_like(w))
@@ -31,6 +45,7 @@ def adagrad(w, dw, config):
     return w, config
 
 
+@keeps("cache")
 def rmsprop(w, dw, config):
     """RMSProp: steps scaled by a running mean of squared gradients."""
     decay = config.get("decay_rate", 0.99)
@@ -41,6 +56,7 @@ def rmsprop(w, dw, config):
     return w, config
 
 
+@keeps("m", "v", "t")
 def adam(w, dw, config):
     """Adam with bias correction; ``weight_decay`` > 0 makes it AdamW (decoupled)."""
     b1, b2 = config.get("beta1", 0.9), config.get("beta2", 0.999)

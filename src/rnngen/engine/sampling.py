@@ -1,68 +1,86 @@
-"""Generating characters one at a time from a trained model.
+"""Generating characters one step at a time from a trained model.
 
-Sampling is a loop of matrix-vector products on one stream, so the number of NumPy
-calls per character matters as much as their size: the stepper folds the layer-0
-bias into the lookup table and joins each upper layer's two products into one by
-stacking [W_xh; W_hh].
+Sampling is a loop of small products, so the number of NumPy calls per character
+matters as much as their size: the stepper folds the layer-0 bias into the lookup
+table and, for cells whose recurrent product only adds to the input's (ADDITIVE),
+joins each upper layer's two products into one by stacking [W_xh; W_hh].
 """
 import numpy as np
 
-from .model import model_shape, skip_layers
-
 
 class Stepper:
-    """Advance one stream of the model character by character.
+    """Advance N streams of the model together, one character each per step.
 
-    ``h`` (L, H) is the hidden state it starts from (zeros when None).
+    ``state`` (L, N, S*H) is the carried state it starts from (zeros when None);
+    it is copied, never changed.
     """
 
-    def __init__(self, params, h=None):
-        V, H, L = model_shape(params)
+    def __init__(self, spec, params, state=None, streams=1):
+        self.spec, cell = spec, spec.cell_module
+        self.cell = cell
+        H, L = spec.hidden_size, spec.num_layers
         dtype = params["Whh0"].dtype
-        self.table = params["Wxh0"] + params["bh0"]  # (V, H): x W_xh + b_h for each id
-        self.Whh0 = params["Whh0"]
-        # layer l > 0 reads [h_{l-1}, h_l] (2H,) through [W_xh; W_hh] (2H, H)
-        self.stacked = [np.vstack([params[f"Wxh{l}"], params[f"Whh{l}"]]) for l in range(1, L)]
-        self.biases = [params[f"bh{l}"] for l in range(1, L)]
+        self.table = params["Wxh0"] + params["bh0"]  # (V, G*H): x W_xh + b_h for each id
+        self.Whh = [params[f"Whh{l}"] for l in range(L)]
+        self.extras = [spec.layer_extras(params, l) for l in range(L)]
+        if cell.ADDITIVE:
+            # layer l > 0 reads [h_{l-1}, h_l] (N, 2H) through [W_xh; W_hh] (2H, G*H)
+            self.stacked = [None] + [np.vstack([params[f"Wxh{l}"], params[f"Whh{l}"]])
+                                     for l in range(1, L)]
+            self.joint = np.zeros((streams, 2 * H), dtype=dtype)
+        self.Wxh = [None] + [params[f"Wxh{l}"] for l in range(1, L)]
+        self.biases = [None] + [params[f"bh{l}"] for l in range(1, L)]
         self.Why, self.by = params["Why"], params["by"]
-        self.skips = [(l, params[f"Wsy{l}"]) for l in skip_layers(params)]
-        # joint[l] is [h_{l-1}, h_l] for l >= 1; joint[l][H:] is layer l's state
-        self.joint = np.zeros((L, 2 * H), dtype=dtype)
-        if h is not None:
-            self.joint[:, H:] = h
-        self.H, self.L = H, L
-        self.logits = np.empty(V, dtype=dtype)
+        self.skips = [(l, params[f"Wsy{l}"]) for l in spec.skip_layers]
+        if state is None:
+            self.state = np.zeros(spec.state_shape(streams), dtype=dtype)
+        else:
+            self.state = np.array(state, dtype=dtype).reshape(spec.state_shape(streams))
+        self.logits = np.empty((streams, spec.vocab_size), dtype=dtype)
 
     @property
     def h(self):
-        """The current hidden state, (L, H)."""
-        return self.joint[:, self.H:].copy()
+        """The current outputs of every layer, (L, N, H) (a copy)."""
+        return self.state[..., :self.spec.hidden_size].copy()
 
-    def advance(self, idx):
-        """Feed character id ``idx``: update the hidden state only."""
-        H, joint = self.H, self.joint
-        h = joint[0, H:]
-        pre = h @ self.Whh0
-        pre += self.table[idx]
-        np.tanh(pre, out=h)
-        for l in range(1, self.L):
-            joint[l, :H] = joint[l - 1, H:]
-            pre = joint[l] @ self.stacked[l - 1]
-            pre += self.biases[l - 1]
-            np.tanh(pre, out=joint[l, H:])
+    def advance(self, ids):
+        """Feed one character id per stream (N,) (or an int for one stream)."""
+        H, cell, state = self.spec.hidden_size, self.cell, self.state
+        ids = np.atleast_1d(ids)
+        a = self.table[ids]  # (N, G*H), a fresh array the cell may overwrite
+        if cell.ADDITIVE:
+            a += state[0, :, :H] @ self.Whh[0]
+            x = cell.step(a, None, state[0], self.extras[0])
+        else:
+            x = cell.step(a, state[0, :, :H] @ self.Whh[0], state[0], self.extras[0])
+        for l in range(1, self.spec.num_layers):
+            s = state[l]
+            if cell.ADDITIVE:
+                joint = self.joint
+                joint[:, :H] = x
+                joint[:, H:] = s[:, :H]
+                pre = joint @ self.stacked[l]
+                pre += self.biases[l]
+                x = cell.step(pre, None, s, self.extras[l])
+            else:
+                a = x @ self.Wxh[l]
+                a += self.biases[l]
+                x = cell.step(a, s[:, :H] @ self.Whh[l], s, self.extras[l])
 
-    def step(self, idx):
-        """Feed character id ``idx``; returns the logits (V,) for the next one."""
-        self.advance(idx)
+    def step(self, ids):
+        """Feed one id per stream; returns the logits (N, V) for the next ones
+        (a buffer reused by the next call)."""
+        self.advance(ids)
         self.decode(self.logits)
         self.logits += self.by
         return self.logits
 
     def decode(self, out):
-        """The logits less the decoder bias, (V,), into ``out``."""
-        np.dot(self.joint[-1, self.H:], self.Why, out=out)
+        """The logits less the decoder bias, (N, V), into ``out``."""
+        H = self.spec.hidden_size
+        np.matmul(self.state[-1, :, :H], self.Why, out=out)
         for l, W in self.skips:  # skip connections: lower layers feed the decoder too
-            out += self.joint[l, self.H:] @ W
+            out += self.state[l, :, :H] @ W
 
 
 def next_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
@@ -91,21 +109,22 @@ def next_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
     return p
 
 
-def generate(params, seed_ids, n, rng, h=None, temperature=1.0, top_k=0, top_p=1.0):
+def generate(spec, params, seed_ids, n, rng, state=None, temperature=1.0, top_k=0, top_p=1.0):
     """Yield ``n`` character ids that follow ``seed_ids`` (at least one id).
 
-    The seed is fed through the model first, starting from hidden state ``h``
-    (L, H) or zeros. temperature 0 takes the most likely character each step.
+    The seed is fed through the model first, starting from the carried state
+    ``state`` (L, S*H) of one stream, or zeros. temperature 0 takes the most likely
+    character each step.
     """
     if len(seed_ids) == 0:
         raise ValueError("generate needs at least one seed character")
-    stepper = Stepper(params, h)
+    stepper = Stepper(spec, params, state)
     for idx in seed_ids[:-1]:
         stepper.advance(idx)
     if temperature > 0 and top_k == 0 and top_p >= 1.0:
         yield from _gumbel_sample(stepper, seed_ids[-1], n, rng, temperature)
         return
-    logits = stepper.step(seed_ids[-1])
+    logits = stepper.step(seed_ids[-1])[0]
     for i in range(n):
         if temperature == 0:
             idx = int(np.argmax(logits))
@@ -115,7 +134,7 @@ def generate(params, seed_ids, n, rng, h=None, temperature=1.0, top_k=0, top_p=1
             idx = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")),
                       cum.size - 1)
         yield idx
-        logits = stepper.step(idx)
+        logits = stepper.step(idx)[0]
 
 
 BLOCK = 1024  # characters of noise drawn at a time
@@ -127,16 +146,17 @@ def _gumbel_sample(stepper, idx, n, rng, temperature):
     argmax(logits / T + g) with g ~ Gumbel(0, 1) per entry is an exact draw from
     softmax(logits / T); scaled by T this is argmax(logits + b_y + T g), so the
     decoder bias and the noise are added together ahead of time, a block at once,
-    and past the hidden-state update each character costs one product, one add and
+    and past the state update each character costs one product, one add and
     one argmax. Noise is drawn in fixed blocks, so a longer run starts with the
     same text as a shorter one.
     """
-    by, logits = stepper.by, stepper.logits
+    by, logits = stepper.by, stepper.logits[0]
+    out = stepper.logits
     for i in range(n):
         if i % BLOCK == 0:
             noise = (rng.gumbel(size=(BLOCK, by.size)) * temperature + by).astype(by.dtype)
         stepper.advance(idx)
-        stepper.decode(logits)
+        stepper.decode(out)
         logits += noise[i % BLOCK]
         idx = int(logits.argmax())
         yield idx

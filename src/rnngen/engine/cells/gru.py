@@ -1,0 +1,130 @@
+"""The GRU cell, in the variant cuDNN and PyTorch use (Cho et al. 2014, reset after
+the product):
+
+    [hr, hz, hn] = h_{t-1} W_hh            (one (N, H) x (H, 3H) product)
+    r = sigmoid(a_r + hr)      z = sigmoid(a_z + hz)
+    n = tanh(a_n + r * (hn + b_hn))
+    h_t = (1 - z) * n + z * h_{t-1}
+
+Why this variant and not the original, which resets before the product,
+n = tanh(a_n + (r * h_{t-1}) W_hn): there all three recurrent products cannot be
+one, since W_hn's input waits for r; a second sequential (N, H) x (H, H) product
+per step would cost about a third more on the critical path. It also makes rnngen's
+weights line up with cuDNN's and PyTorch's GRUs. The reset gate multiplies the
+recurrent bias b_hn too, so it is a parameter of its own (bhn{l}, (H,)); the other
+biases fold into b_h. State per layer: h (N, H).
+"""
+import numpy as np
+
+from . import init as inits
+
+NAME, TITLE = "gru", "GRU"
+GATES = 3
+STATE = ("h",)
+ADDITIVE = False
+INITS = ("scaled", "gaussian", "orthogonal")
+
+
+def extra_shapes(H):
+    return {"bhn": (H,)}
+
+
+def init_recurrent(rng, H, init):
+    return inits.recurrent(rng, H, GATES, init)
+
+
+def init_bias(H):
+    return np.zeros(3 * H)
+
+
+def _update(a, hw, bhn, h_prev, gates, hn, h):
+    """The element-wise half of a step. a (N, 3H) input part, hw (N, 3H) the
+    recurrent product; writes the activated r, z, n into gates (N, 3H), hn + b_hn
+    into hn (N, H) and the new state into h (N, H). hw may be overwritten."""
+    H = h.shape[-1]
+    rz = gates[:, :2 * H]
+    np.add(a[:, :2 * H], hw[:, :2 * H], out=rz)
+    inits.sigmoid(rz, out=rz)
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    np.add(hw[:, 2 * H:], bhn, out=hn)
+    np.multiply(r, hn, out=n)
+    n += a[:, 2 * H:]
+    np.tanh(n, out=n)
+    # h = n + z (h_prev - n), written so that h may be h_prev itself
+    np.subtract(h_prev, n, out=hw[:, :H])
+    hw[:, :H] *= z
+    np.add(n, hw[:, :H], out=h)
+    return h
+
+
+def forward(a, s0, Whh, extra):
+    """a (T, N, 3H), s0 (N, H), Whh (H, 3H), extra {"bhn": (H,)}
+    -> h (T, N, H), hT (N, H), cache."""
+    T, N, G = a.shape
+    H = G // 3
+    bhn = extra["bhn"]
+    gates = np.empty_like(a)
+    hn = np.empty((T, N, H), dtype=a.dtype)
+    h = np.empty_like(hn)
+    hw = np.empty((N, G), dtype=a.dtype)
+    prev = s0
+    for t in range(T):
+        np.matmul(prev, Whh, out=hw)
+        _update(a[t], hw, bhn, prev, gates[t], hn[t], h[t])
+        prev = h[t]
+    return h, h[-1].copy(), (s0, Whh, gates, hn, h)
+
+
+def backward(dh, cache):
+    """dh (T, N, H) -> da (T, N, 3H), ds0 (N, H), dWhh (H, 3H), {"bhn": (H,)}."""
+    s0, Whh, gates, hn, h = cache
+    T, N, H = h.shape
+    WhhT = np.ascontiguousarray(Whh.T)  # see rnn.backward
+    da = np.empty_like(gates)
+    dhw = np.empty_like(gates)  # gradient reaching h_{t-1} W_hh
+    carry = np.zeros((N, H), dtype=h.dtype)
+    tmp = np.empty((N, H), dtype=h.dtype)
+    for t in range(T - 1, -1, -1):
+        g = gates[t]
+        r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
+        d, dw = da[t], dhw[t]
+        dr, dz, dn = d[:, :H], d[:, H:2 * H], d[:, 2 * H:]
+        h_prev = h[t - 1] if t > 0 else s0
+        np.add(dh[t], carry, out=carry)  # the whole dL/dh_t
+        # dz = dh (h_prev - n) z (1 - z)
+        np.subtract(h_prev, n, out=dz)
+        dz *= carry
+        np.subtract(1, z, out=tmp)
+        tmp *= z
+        dz *= tmp
+        # dn (pre-activation) = dh (1 - z) (1 - n^2)
+        np.subtract(1, z, out=dn)
+        dn *= carry
+        np.multiply(n, n, out=tmp)
+        np.subtract(1, tmp, out=tmp)
+        dn *= tmp
+        # the n gate reads r * (hn + b_hn): dr = dn hn, d(hn) = dn r
+        np.multiply(dn, hn[t], out=dr)
+        np.subtract(1, r, out=tmp)
+        tmp *= r
+        dr *= tmp
+        dw[:, :2 * H] = d[:, :2 * H]
+        np.multiply(dn, r, out=dw[:, 2 * H:])
+        # what flows on to h_{t-1}: directly through z, and through W_hh
+        carry *= z
+        np.matmul(dw, WhhT, out=tmp)
+        carry += tmp
+    dWhh = s0.T @ dhw[0]
+    if T > 1:
+        dWhh += h[:-1].reshape(-1, H).T @ dhw[1:].reshape(-1, 3 * H)
+    dbhn = dhw[:, :, 2 * H:].sum(axis=(0, 1))
+    return da, carry, dWhh, {"bhn": dbhn}
+
+
+def step(a, hw, s, extra):
+    """One step on s (N, H) in place; returns h (N, H) (a view of s). ``hw`` is
+    required (the cell is not ADDITIVE) and may be overwritten."""
+    N, H = s.shape
+    gates = np.empty((N, 3 * H), dtype=s.dtype)
+    hn = np.empty((N, H), dtype=s.dtype)
+    return _update(a, hw, extra["bhn"], s, gates, hn, s)

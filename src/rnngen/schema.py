@@ -1,0 +1,205 @@
+"""The checkpoint's metadata schema: every field's type and range, every array's
+name, shape and dtype, in one place. Written by ``training``, read by
+``checkpoint``; everything else asks a loaded Checkpoint, never the raw metadata.
+
+A checkpoint is untrusted input: ``check_meta`` and ``expected_arrays`` run before
+any field or array is used, and errors name the field.
+
+Format versions:
+  1  tanh RNN only; the model's form was implied by meta["model"] and the vocabulary
+  2  meta["spec"] holds the model description (spec.ModelSpec); the carried state
+     is stored one part per array (state/h, and state/c for the LSTM)
+"""
+import math
+import re
+
+from . import config
+from .engine import optim
+from .engine.spec import ModelSpec
+
+FORMAT = "rnngen-checkpoint"
+VERSION = 2
+
+MAX_META_BYTES = 64 << 20  # the JSON metadata string, as stored (UTF-32 in .npy)
+MAX_DEPTH = 6  # nesting of the JSON metadata (the rng state is the deepest, at 3)
+MAX_MEMBERS = 10_000  # arrays in one .npz
+MAX_STATE_STREAMS = 1 << 16  # N of a stored state
+
+
+def _is_int(v, lo=0):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _is_num(v, lo=-math.inf):
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and v >= lo)
+
+
+def _is_loss(v):
+    return _is_num(v, 0.0)
+
+
+def _history_entry(v):
+    return (isinstance(v, dict) and set(v) == {"step", "train_loss", "val_loss", "seconds"}
+            and _is_int(v["step"]) and _is_loss(v["train_loss"]) and _is_loss(v["val_loss"])
+            and _is_num(v["seconds"], 0.0))
+
+
+def _rng_state(v):
+    """numpy's PCG64 state dict, as Generator.bit_generator.state gives it."""
+    return (isinstance(v, dict) and v.get("bit_generator") == "PCG64"
+            and set(v) == {"bit_generator", "state", "has_uint32", "uinteger"}
+            and isinstance(v["state"], dict) and set(v["state"]) == {"state", "inc"}
+            and _is_int(v["state"]["state"]) and v["state"]["state"] < 1 << 128
+            and _is_int(v["state"]["inc"]) and v["state"]["inc"] < 1 << 128
+            and v["has_uint32"] in (0, 1) and _is_int(v["uinteger"]) and v["uinteger"] < 1 << 32)
+
+
+def _position(v):
+    return (isinstance(v, dict) and set(v) == {"epoch", "offset", "index"}
+            and _is_int(v["epoch"]) and _is_int(v["offset"])
+            and (v["index"] is None or _is_int(v["index"])))
+
+
+def _vocab(v):
+    return isinstance(v, str) and 0 < len(v) <= 1 << 21 and list(v) == sorted(set(v))
+
+
+def _data(v):
+    return (isinstance(v, dict) and isinstance(v.get("corpus"), str)
+            and (v.get("sha256") is None or (isinstance(v["sha256"], str)
+                                             and re.fullmatch("[0-9a-f]{64}", v["sha256"])))
+            and (v.get("chars") is None or _is_int(v["chars"])))
+
+
+# field -> (what it must be, test). Fields marked in REQUIRED must be present; the
+# others are checked when present (an exported or hand-made checkpoint lacks them).
+FIELDS = {
+    "format": ("the string " + FORMAT, lambda v: v == FORMAT),
+    "version": (f"an integer from 1 to {VERSION}", lambda v: _is_int(v, 1) and v <= VERSION),
+    "created_by": ("a string", lambda v: isinstance(v, str) and len(v) < 200),
+    "vocab": ("a sorted string of distinct characters", _vocab),
+    "spec": ("a model description", lambda v: isinstance(v, dict)),
+    "model": ("a mapping of model settings", lambda v: isinstance(v, dict)),
+    "train": ("a mapping of training settings", lambda v: isinstance(v, dict)),
+    "data": ("a mapping with the corpus, its sha256 and size", _data),
+    "step": ("an integer >= 0", _is_int),
+    "position": ("a data position {epoch, offset, index}", _position),
+    "rng": ("a PCG64 generator state", _rng_state),
+    "history": ("a list of {step, train_loss, val_loss, seconds}",
+                lambda v: isinstance(v, list) and all(map(_history_entry, v))),
+    "best_val": ("a loss >= 0 or null", lambda v: v is None or _is_loss(v)),
+    "train_seconds": ("a number of seconds >= 0", lambda v: _is_num(v, 0.0)),
+    "recent_losses": ("a list of losses",
+                      lambda v: isinstance(v, list) and all(map(_is_loss, v))),
+    "weights_only": ("true or false", lambda v: isinstance(v, bool)),
+    "optimizer_scalars": ("a mapping parameter -> {slot: number}",
+                          lambda v: isinstance(v, dict) and all(
+                              isinstance(s, dict) and all(_is_num(x) for x in s.values())
+                              for s in v.values())),
+}
+REQUIRED = ("format", "version", "vocab", "model")
+# what a run needs to resume exactly (an exported checkpoint has none of it)
+TRAINING_STATE = ("train", "data", "step", "position", "rng", "history", "best_val",
+                  "train_seconds", "recent_losses")
+
+
+class SchemaError(ValueError):
+    """A metadata field or array is not what the schema says; str() names it."""
+
+
+def depth(value, limit=MAX_DEPTH + 1):
+    """Nesting depth of parsed JSON, counted up to ``limit``."""
+    if limit <= 0 or not isinstance(value, (dict, list)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((depth(v, limit - 1) for v in items), default=0)
+
+
+def check_meta(meta):
+    """Validate parsed metadata; returns its ModelSpec. Raises SchemaError."""
+    if not isinstance(meta, dict):
+        raise SchemaError("the metadata is not a mapping")
+    if depth(meta) > MAX_DEPTH:
+        raise SchemaError(f"the metadata is nested deeper than {MAX_DEPTH} levels")
+    unknown = sorted(set(meta) - set(FIELDS))
+    if unknown:
+        raise SchemaError(f"unknown metadata field {unknown[0]!r}")
+    for name in REQUIRED:
+        if name not in meta:
+            raise SchemaError(f"metadata field {name!r} is missing")
+    for name, value in meta.items():
+        what, test = FIELDS[name]
+        if not test(value):
+            raise SchemaError(f"metadata field {name!r} must be {what}")
+    _check_settings(meta)
+    return read_spec(meta)
+
+
+def _check_settings(meta):
+    """model/train/data settings against the config's own types and ranges."""
+    sections = {"model": meta["model"]}
+    if "train" in meta:
+        sections["train"] = meta["train"]
+    if "data" in meta:
+        sections["data"] = {k: v for k, v in meta["data"].items() if k in ("corpus",
+                                                                            "val_fraction")}
+    try:
+        config.validate(config.from_dict(sections, "the checkpoint's settings"))
+    except config.ConfigError as e:
+        raise SchemaError(str(e)) from None
+
+
+def read_spec(meta):
+    """The ModelSpec of validated metadata (the one place that knows old formats)."""
+    try:
+        if meta["version"] >= 2:
+            spec = ModelSpec.from_dict(meta.get("spec"))
+        else:
+            m = meta["model"]
+            spec = ModelSpec(len(meta["vocab"]), m.get("hidden_size"), m.get("num_layers"),
+                             "rnn", bool(m.get("skip", False)))
+    except (ValueError, TypeError) as e:
+        raise SchemaError(f"metadata field 'spec': {e}") from None
+    if spec.vocab_size != len(meta["vocab"]):
+        raise SchemaError(f"the model reads {spec.vocab_size} symbols but the vocabulary "
+                          f"has {len(meta['vocab'])}")
+    m = meta["model"]
+    for key in ("hidden_size", "num_layers", "cell"):
+        if key in m and m[key] != getattr(spec, key):
+            raise SchemaError(f"model.{key} = {m[key]!r} disagrees with the model description")
+    return spec
+
+
+def expected_arrays(spec, meta, state_streams=None):
+    """Array name -> (shape, dtype kind) for every array this checkpoint may hold.
+
+    Parameters are required; the state parts share one shape (L, N, H), with N
+    taken from ``state_streams`` (None: not known yet); optimizer slots are the
+    declared state of the optimizer it was trained with.
+    """
+    arrays = {f"param/{k}": (shape, "f") for k, shape in spec.param_shapes().items()}
+    shape = (spec.num_layers, state_streams, spec.hidden_size)
+    for part in spec.cell_module.STATE:
+        arrays[f"state/{part}"] = (shape, "f")
+    rule = optim.RULES.get(meta.get("train", {}).get("optimizer"))
+    for slot in getattr(rule, "state", ()):
+        for k, pshape in spec.param_shapes().items():
+            arrays[f"opt/{k}/{slot}"] = (pshape, "f")
+    return arrays
+
+
+def state_parts(spec):
+    """The names of the carried state's parts, in the engine's order."""
+    return spec.cell_module.STATE
+
+
+def optimizer_slots(meta):
+    """The state slots the checkpoint's optimizer declares."""
+    rule = optim.RULES.get(meta.get("train", {}).get("optimizer"))
+    return getattr(rule, "state", ())
+
+
+def missing_training_state(meta):
+    """The fields a resume needs that the metadata lacks (empty when it can resume)."""
+    return [k for k in TRAINING_STATE if k not in meta]

@@ -167,11 +167,35 @@ def test_final_state_continues_the_sequence(cell):
     np.testing.assert_allclose(s2, sw, rtol=1e-12)
 
 
-def test_dropout_only_when_asked_and_scaled():
-    rng = np.random.default_rng(6)
-    mask = layers.dropout_mask((1000, 100), 0.25, rng, np.dtype(np.float32))
+@pytest.mark.parametrize("source", ["generator", "counter"])
+def test_dropout_only_when_asked_and_scaled(source):
+    if source == "generator":
+        bits = layers.GeneratorBits(np.random.default_rng(6))
+    else:
+        bits = layers.CounterBits(seed=6, key=0)
+    mask = layers.dropout_mask((1000, 100), 0.25, bits, np.dtype(np.float32))
     assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.75)}
     assert abs(mask.mean() - 1.0) < 0.02
+    assert abs((mask == 0).mean() - 0.25) < 0.01
+
+
+def test_counter_bits_are_a_function_of_seed_key_and_draw():
+    """Counter-based masks: the same (seed, key) gives the same draws, in order, with
+    no state to save; another seed or key (training step) gives other bits."""
+    def draws(seed, key):
+        bits = layers.CounterBits(seed, key)
+        return bits((7, 5)), bits((3,))
+
+    a1, a2 = draws(1, 10)
+    b1, b2 = draws(1, 10)
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(a2, b2)
+    assert a1.dtype == np.uint16 and a1.shape == (7, 5)
+    assert not np.array_equal(draws(1, 11)[0], a1) and not np.array_equal(draws(2, 10)[0], a1)
+    assert not np.array_equal(a1.ravel()[:3], a2)  # the second draw continues the counter
+    big = layers.CounterBits(3, 4)((1 << 16,))
+    counts = np.bincount(big >> 12, minlength=16)  # top 4 bits about uniform
+    assert counts.min() > 0.85 * counts.mean() and counts.max() < 1.15 * counts.mean()
 
 
 @pytest.mark.parametrize("cell", list(CELLS))

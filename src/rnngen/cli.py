@@ -13,7 +13,7 @@ import sys
 import click
 import numpy as np
 
-from . import __version__, checkpoint, config, corpus, evaluation, generation
+from . import __version__, checkpoint, config, corpus, device, evaluation, generation
 from .errors import RnngenError
 
 DEFAULT_CONFIG = "configs/shakespeare.yaml"
@@ -61,13 +61,16 @@ def main():
 @click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[CHECKPOINT]",
               help="Continue from a checkpoint (default: the config's output).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; messages only.")
-def train(config_path, steps, output, seed, corpus_name, assignments, resume, quiet):
+@click.option("--device", "device_name", type=click.Choice(device.DEVICES),
+              help="Override train.device: cpu, or cuda (a GPU, through CuPy).")
+def train(config_path, steps, output, seed, corpus_name, assignments, resume, quiet, device_name):
     """Train a model as a YAML config describes, writing an .npz checkpoint."""
     from .training import Trainer, best_path  # keeps `sample` and `eval` start-up fast
 
     overrides = [config.parse_assignment(a) for a in assignments]
     for key, value in (("train.steps", steps), ("train.output", output),
-                       ("train.seed", seed), ("data.corpus", corpus_name)):
+                       ("train.seed", seed), ("data.corpus", corpus_name),
+                       ("train.device", device_name)):
         if value is not None:
             overrides.append((key, value))
     cfg = config.load(config_path, overrides)
@@ -192,14 +195,18 @@ def _nonneg_float(ctx, param, value):
               help="Seed for the sampler's randomness: the same seed gives the same text.")
 @click.option("--fresh-state", is_flag=True,
               help="Start from a zero hidden state, not the one training ended with.")
-def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fresh_state):
+@click.option("--device", "device_name", type=click.Choice(device.DEVICES), default="cpu",
+              show_default=True, help="Compute on the CPU or a GPU (cuda, through CuPy).")
+def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fresh_state,
+           device_name):
     """Generate text: the seed, then N sampled characters, streamed to stdout."""
     if seed_text == "-":
         seed_text = sys.stdin.read()
+    where = device.select(device_name)
     ckpt = checkpoint.load(ckpt_path)
     rng = np.random.default_rng(random_seed)
     chars = generation.sample_chars(ckpt, seed_text, n, rng, temperature, top_k or 0,
-                                    top_p or 1.0, saved_state=not fresh_state)
+                                    top_p or 1.0, saved_state=not fresh_state, device=where)
     out = sys.stdout
     try:
         pending = 0
@@ -242,18 +249,21 @@ def export(ckpt_path, output):
               help="Text to score ('-' for stdin). Default: the validation split of the "
                    "corpus the checkpoint was trained on.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def eval_(ckpt_path, corpus_arg, as_json):
+@click.option("--device", "device_name", type=click.Choice(device.DEVICES), default="cpu",
+              show_default=True, help="Compute on the CPU or a GPU (cuda, through CuPy).")
+def eval_(ckpt_path, corpus_arg, as_json, device_name):
     """Measure how well a checkpoint predicts text: nats/char, bits/char, perplexity."""
+    where = device.select(device_name)
     ckpt = checkpoint.load(ckpt_path)
     if corpus_arg is None:
-        result, source = evaluation.checkpoint_score(ckpt), "validation split"
+        result, source = evaluation.checkpoint_score(ckpt, device=where), "validation split"
     else:
         if corpus_arg == "-":
             text, source = sys.stdin.read(), "stdin"
         else:
             path = corpus.resolve(corpus_arg)
             text, source = corpus.read_text(path), str(path)
-        result = evaluation.checkpoint_score(ckpt, text, source)
+        result = evaluation.checkpoint_score(ckpt, text, source, device=where)
     if as_json:
         click.echo(json.dumps(dict(result.as_dict(), checkpoint=str(ckpt_path), text=source)))
     else:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from .device import DEVICES
 from .engine.cells import CELLS
 from .engine.model import INITS
 from .engine.optim import RULES
@@ -60,6 +61,7 @@ class TrainConfig:
     eval_every: int = 200  # validate and write the checkpoint every this many steps
     eval_chars: int = 0  # characters of validation text scored (0: the whole split)
     seed: int = 1337  # random seed: initialisation, dropout, data offsets
+    device: str = "cpu"  # cpu | cuda (a GPU through the optional CuPy extra)
     output: str = "checkpoints/shakespeare.npz"  # where the checkpoint is written
 
 
@@ -220,3 +222,5 @@ def validate(cfg):
         value = getattr(t, key)
         _need(value >= 0, f"train.{key}", f"must be >= 0, got {value}")
     _need(t.output != "", "train.output", "is empty; name a .npz file")
+    _need(t.device in DEVICES, "train.device",
+          f"must be one of {', '.join(DEVICES)}, got {t.device!r}")

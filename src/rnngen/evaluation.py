@@ -6,7 +6,9 @@ import numpy as np
 
 from . import threads
 from .corpus import Vocabulary, load_corpus
+from .device import CPU
 from .engine import layers, model
+from .engine.backend import xp_of
 from .errors import CheckpointError, CorpusError
 
 
@@ -53,28 +55,32 @@ def score(spec, params, ids, streams=64, seq_length=256, warmup=128, workers=Non
         targets[: e - s, i] = ids[s + 1:e + 1]
         scored[max(0, i * chunk - s): e - s, i] = True
 
+    xp = xp_of(params["Whh0"])  # the parameters' device; the windows go there
+
     def run(cols):  # the summed loss of the pieces in columns cols
-        h = model.zero_state(spec, cols.stop - cols.start, params["Whh0"].dtype)
+        h = model.zero_state(spec, cols.stop - cols.start, params["Whh0"].dtype, xp)
         total = 0.0
         for t0 in range(0, length, seq_length):
             window = slice(t0, t0 + seq_length)
-            logits, h, _ = model.forward(spec, params, inputs[window, cols], h)
+            logits, h, _ = model.forward(spec, params, xp.asarray(inputs[window, cols]), h)
             T, M, V = logits.shape
             logp = layers.log_probs(logits.reshape(-1, V))
-            picked = logp[np.arange(T * M), targets[window, cols].reshape(-1)]
-            total -= float(picked[scored[window, cols].reshape(-1)].sum(dtype=np.float64))
+            picked = logp[xp.arange(T * M), xp.asarray(targets[window, cols].reshape(-1))]
+            keep = xp.asarray(scored[window, cols].reshape(-1))
+            total -= float(picked[keep].sum(dtype=np.float64))
         return total
 
-    if workers is None:
+    if workers is None or xp is not np:  # thread groups split the CPU's cores only
         workers = threads.Workers(1)
     # as many groups as the pool has threads, if the N pieces are enough for them
     groups = model.stream_groups(N, min(workers.groups, threads.groups_for(N, spec.hidden_size)))
     return Score(sum(workers.map(run, groups)) / n, n)
 
 
-def checkpoint_score(ckpt, text=None, source="text"):
+def checkpoint_score(ckpt, text=None, source="text", device=CPU):
     """Score ``text`` with a checkpoint's model, or, when text is None, the validation
-    split of the corpus the checkpoint was trained on (the same split training used)."""
+    split of the corpus the checkpoint was trained on (the same split training used),
+    computing on ``device``."""
     vocab = Vocabulary(ckpt.vocab_chars)
     if text is not None:
         ids = vocab.encode(text, what=source)
@@ -94,5 +100,5 @@ def checkpoint_score(ckpt, text=None, source="text"):
         ids = corpus.split(data["val_fraction"])[1]
     if len(ids) < 2:
         raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
-    return score(ckpt.spec, ckpt.params, ids,
-                 workers=threads.Workers(threads.thread_count() or 1))
+    params = {k: device.to_device(v) for k, v in ckpt.params.items()}
+    return score(ckpt.spec, params, ids, workers=threads.Workers(threads.thread_count() or 1))

@@ -2,6 +2,7 @@
 import math
 
 from .corpus import Vocabulary
+from .device import CPU
 from .engine import sampling
 from .errors import OptionError
 
@@ -19,13 +20,15 @@ def check_options(n, temperature, top_k, top_p):
         raise OptionError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
-def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_state=True):
+def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_state=True,
+                 device=CPU):
     """Yield the seed's characters, then ``n`` generated ones, as strings.
 
     The model starts from the state training ended with (stream 0 of the
     last batch, as char-rnn's sampler did) unless saved_state is False. With no
     seed, a first character is drawn uniformly from the vocabulary and printed.
-    Raises VocabularyError naming any seed characters the model never saw.
+    Raises VocabularyError naming any seed characters the model never saw. The
+    model runs on ``device`` (device.Device); characters are chosen on the host.
     """
     check_options(n, temperature, top_k, top_p)
     vocab = Vocabulary(ckpt.vocab_chars)
@@ -34,9 +37,10 @@ def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_
     else:
         seed_ids = [int(rng.integers(len(vocab)))]
     state = ckpt.state[:, 0, :] if saved_state and ckpt.state is not None else None
+    params = {k: device.to_device(v) for k, v in ckpt.params.items()}
     yield vocab.decode(seed_ids)
     chars = vocab.chars
-    for idx in sampling.generate(ckpt.spec, ckpt.params, seed_ids, n, rng, state, temperature,
+    for idx in sampling.generate(ckpt.spec, params, seed_ids, n, rng, state, temperature,
                                  top_k, top_p):
         yield chars[idx]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, allocator, checkpoint, evaluation, schema, threads
+from .device import select as select_device
 from .engine import model, optim
 from .engine.spec import ModelSpec
 from .errors import CheckpointError, CorpusError, TrainingDiverged
@@ -39,8 +40,8 @@ class Batches:
     same windows, and with a fresh (zero) hidden state.
     """
 
-    def __init__(self, ids, batch_size, seq_length):
-        self.ids, self.N, self.T = ids, batch_size, seq_length
+    def __init__(self, ids, batch_size, seq_length, xp=np):
+        self.ids, self.N, self.T = xp.asarray(ids), batch_size, seq_length
         self.stream_len = (len(ids) - 1) // batch_size
         if self.stream_len < seq_length:
             need = batch_size * seq_length + 1
@@ -48,8 +49,9 @@ class Batches:
                 f"the training text has {len(ids)} characters, fewer than one batch needs "
                 f"({need} = batch_size x seq_length + 1); lower train.batch_size or "
                 "train.seq_length, or use a longer corpus")
-        self.starts = np.arange(batch_size) * self.stream_len
-        self.steps = np.arange(seq_length + 1)
+        # index arrays on the ids' device, so batches are gathered there
+        self.starts = xp.arange(batch_size) * self.stream_len
+        self.steps = xp.arange(seq_length + 1)
         self.epoch, self.offset, self.index = 0, 0, None  # index None: epoch not begun
 
     def next(self, rng):
@@ -85,14 +87,21 @@ def best_path(output):
 
 
 class Trainer:
-    """Trains a model on a corpus under a Config; resumes from a Checkpoint if given."""
+    """Trains a model on a corpus under a Config; resumes from a Checkpoint if given.
 
-    def __init__(self, cfg, corpus, resume=None, dtype=np.float32):
-        allocator.keep_freed_memory()
+    ``device`` (device.Device) defaults to the config's train.device; parameters,
+    optimizer state, the carried state and the training ids live there, and a
+    checkpoint copies them to the host.
+    """
+
+    def __init__(self, cfg, corpus, resume=None, dtype=np.float32, device=None):
         self.cfg, self.corpus = cfg, corpus
         t = cfg.train
+        self.device = device or select_device(t.device)
+        if self.device.is_host:
+            allocator.keep_freed_memory()
         self.train_ids, self.val_ids = corpus.split(cfg.data.val_fraction)
-        self.batches = Batches(self.train_ids, t.batch_size, t.seq_length)
+        self.batches = Batches(self.train_ids, t.batch_size, t.seq_length, self.device.xp)
         if len(self.val_ids) < 2:
             raise CorpusError(f"the validation split of {corpus.source} has fewer than 2 "
                               "characters; raise data.val_fraction or use a longer corpus")
@@ -101,9 +110,12 @@ class Trainer:
         self.rng = np.random.default_rng(t.seed)
         m = cfg.model
         self.spec = ModelSpec(len(corpus.vocab), m.hidden_size, m.num_layers, m.cell, m.skip)
-        self.params = model.init_params(self.spec, self.rng, m.init, m.init_scale, dtype)
-        self.state = model.zero_state(self.spec, t.batch_size, dtype)
-        self.workers = threads.Workers(threads.groups_for(t.batch_size, m.hidden_size))
+        self.params = self._to_device(model.init_params(self.spec, self.rng, m.init,
+                                                        m.init_scale, dtype))
+        self.state = model.zero_state(self.spec, t.batch_size, dtype, self.device.xp)
+        # thread groups split the CPU's cores; a device runs each batch in one piece
+        groups = threads.groups_for(t.batch_size, m.hidden_size) if self.device.is_host else 1
+        self.workers = threads.Workers(groups)
         self.update = optim.RULES[t.optimizer]
         hyper = {k: getattr(t, k) for k in ("momentum", "beta1", "beta2", "decay_rate",
                                             "epsilon", "weight_decay")}
@@ -144,10 +156,11 @@ class Trainer:
                 f"cannot resume: the checkpoint was trained with {meta['train']['optimizer']}, "
                 f"the config says {self.cfg.train.optimizer}; keep the optimizer to resume")
         dtype = self.params["Whh0"].dtype
-        self.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in ckpt.params.items()}
+        self.params = self._to_device({k: np.ascontiguousarray(v, dtype=dtype)
+                                       for k, v in ckpt.params.items()})
         for name, slots in ckpt.optimizer_state.items():
             for slot, value in slots.items():
-                self.opt[name][slot] = (np.array(value, dtype=dtype)
+                self.opt[name][slot] = (self.device.to_device(np.array(value, dtype=dtype))
                                         if isinstance(value, np.ndarray) else value)
         self.step = meta["step"]
         self.history = meta.get("history", [])
@@ -159,7 +172,7 @@ class Trainer:
         same_shape = (old_t["batch_size"], old_t["seq_length"]) == (t.batch_size, t.seq_length)
         if same_shape and ckpt.state is not None and ckpt.state.shape == self.state.shape:
             self.batches.restore(meta["position"])
-            self.state = np.array(ckpt.state, dtype=dtype)
+            self.state = self.device.to_device(np.array(ckpt.state, dtype=dtype))
         # else: a new batch shape starts a fresh epoch with a zero state
 
     # -- control --------------------------------------------------------------
@@ -206,10 +219,11 @@ class Trainer:
         weight changes, if the loss or gradient norm is not finite, or the loss is
         over ten times a uniform guess's ln V (as lost as nan, only slower to show it).
         """
-        m = self.cfg.model
+        m, t = self.cfg.model, self.cfg.train
+        bits = self.device.mask_bits(self.rng, t.seed, self.step)
         # one group of streams per BLAS thread, each on its own thread: see threads.py
         loss, grads, _, self.state = model.split_loss_and_grads(
-            self.spec, self.params, inputs, targets, self.state, m.dropout, self.rng,
+            self.spec, self.params, inputs, targets, self.state, m.dropout, bits,
             m.weight_drop,
             self.workers.groups, self.workers.map)
         self._check_and_clip(grads, loss)
@@ -247,7 +261,9 @@ class Trainer:
 
     def checkpoint(self):
         """The current state as a Checkpoint (arrays are shared, not copied)."""
-        opt = {name: {k: slots[k] for k in self.update.state if k in slots}
+        host = self.device.to_host
+        opt = {name: {k: (host(slots[k]) if hasattr(slots[k], "shape") else slots[k])
+                      for k in self.update.state if k in slots}
                for name, slots in self.opt.items()}
         meta = {
             "created_by": f"rnngen {__version__}",
@@ -264,7 +280,11 @@ class Trainer:
             "train_seconds": self.seconds,
             "recent_losses": self.recent_losses,
         }
-        return checkpoint.Checkpoint(self.spec, self.params, meta, self.state, opt)
+        params = {k: host(v) for k, v in self.params.items()}
+        return checkpoint.Checkpoint(self.spec, params, meta, host(self.state), opt)
 
     def save(self, path):
         checkpoint.save(path, self.checkpoint())
+
+    def _to_device(self, params):
+        return {k: self.device.to_device(v) for k, v in params.items()}

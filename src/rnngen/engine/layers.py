@@ -5,9 +5,13 @@ Sequences are time-major, (T, N, ...): the recurrence reads one contiguous (N, H
 slab per step, which is what the matrix products want.
 
 Every ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the
-upstream gradient and that cache.
+upstream gradient and that cache. Arrays may live on any device (backend.py):
+creation functions take the array module from their inputs, and nothing here reads
+a value back to the host except the loss.
 """
 import numpy as np
+
+from .backend import xp_of
 
 
 def embedding_forward(ids, W):
@@ -31,9 +35,10 @@ def embedding_backward(dout, cache):
     """
     ids, (V, H) = cache
     flat_ids = ids.reshape(-1)
-    if V > SORTED_MAX_VOCAB:
-        dW = np.zeros((V, H), dtype=dout.dtype)
-        np.add.at(dW, flat_ids, dout.reshape(-1, H))
+    xp = xp_of(dout)
+    if V > SORTED_MAX_VOCAB or xp is not np:  # the loop reads run ends on the host
+        dW = xp.zeros((V, H), dtype=dout.dtype)
+        xp.add.at(dW, flat_ids, dout.reshape(-1, H))
         return dW
     order = np.argsort(flat_ids, kind="stable")
     rows = np.take(dout.reshape(-1, H), order, axis=0)
@@ -65,23 +70,64 @@ def affine_backward(dout, cache):
     return dx, x2.T @ d2, d2.sum(axis=0) if has_bias else None
 
 
-def dropout_mask(shape, p, rng, dtype):
+def dropout_mask(shape, p, bits, dtype):
     """Inverted dropout: keep with probability 1-p and scale by 1/(1-p).
 
-    Each keep is drawn from 16 random bits: at training sizes a float per element
-    (rng.random) takes four times as long, and two masks a step were 10% of it.
-    p is rounded to a multiple of 2^-16 and the scale uses the rounded p, so the
-    mask still averages exactly 1.
+    ``bits(shape)`` gives 16 random bits per element (a MaskBits source): at
+    training sizes a float per element (rng.random) takes four times as long, and
+    two masks a step were 10% of it. p is rounded to a multiple of 2^-16 and the
+    scale uses the rounded p, so the mask still averages exactly 1.
     """
     levels = 1 << 16
-    size = int(np.prod(shape))
-    # raw 64-bit words, four draws each: the fastest bits a Generator hands out
-    words = rng.bit_generator.random_raw(-(-size // 4))
-    bits = words.view(np.uint16)[:size].reshape(shape)
     cut = round(p * levels)
-    mask = (bits >= cut).astype(dtype)
-    mask *= dtype.type(levels / (levels - cut))
+    mask = (bits(shape) >= cut).astype(dtype)
+    mask *= np.dtype(dtype).type(levels / (levels - cut))
     return mask
+
+
+class GeneratorBits:
+    """Mask bits from a NumPy Generator, on the host (the CPU engine's source)."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def __call__(self, shape):
+        size = int(np.prod(shape))
+        # raw 64-bit words, four draws each: the fastest bits a Generator hands out
+        words = self.rng.bit_generator.random_raw(-(-size // 4))
+        return words.view(np.uint16)[:size].reshape(shape)
+
+
+class CounterBits:
+    """Mask bits as a pure function of (seed, key, draw, element): SplitMix64 of a
+    counter, computed with integer arithmetic on any array module, so the same
+    (seed, key) gives the same bits on every device, with no generator state to
+    carry or save (resume is exact without it). ``key`` is the training step."""
+
+    GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, seed, key, xp=np):
+        self.xp = xp
+        self.base = int(_splitmix(np.uint64(seed) ^ _splitmix(np.uint64(key))))
+        self.drawn = 0  # 64-bit words used so far by this source
+
+    def __call__(self, shape):
+        xp = self.xp
+        size = int(np.prod(shape))
+        words = -(-size // 4)
+        counter = xp.arange(self.drawn, self.drawn + words, dtype=np.uint64)
+        self.drawn += words
+        counter += np.uint64(self.base)
+        bits = _splitmix(counter * self.GOLDEN)
+        return bits.view(np.uint16)[:size].reshape(shape)
+
+
+def _splitmix(z):
+    """SplitMix64's finaliser (Steele et al. 2014), element-wise with wrap-around."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
 
 def softmax_cross_entropy(logits, targets):
@@ -91,7 +137,7 @@ def softmax_cross_entropy(logits, targets):
     character, so learning rates and clipping do not depend on the batch shape.
     """
     M = logits.shape[0]
-    rows = np.arange(M)
+    rows = xp_of(logits).arange(M)
     probs = logits - logits.max(axis=1, keepdims=True)  # the one (M, V) buffer
     picked = probs[rows, targets]
     np.exp(probs, out=probs)

@@ -14,6 +14,7 @@ state parts side by side ([h | c] for the LSTM), h first.
 import numpy as np
 
 from . import layers
+from .backend import xp_of
 
 INITS = ("scaled", "gaussian", "identity", "orthogonal")
 
@@ -75,8 +76,10 @@ class Masks:
 
 
 def draw_masks(spec, T, N, dtype, dropout=0.0, weight_drop=0.0, rng=None):
-    """Draw a (T, N) batch's masks from rng, layer by layer, as forward uses them.
+    """Draw a (T, N) batch's masks, layer by layer, as forward uses them.
 
+    ``rng`` is a numpy Generator (host masks) or a mask-bits source from layers
+    (GeneratorBits, or CounterBits for masks made on the arrays' own device).
     Drawn before the forward pass rather than during it, so that a batch split
     into groups of streams (``split_loss_and_grads``) uses exactly the masks of
     the whole batch.
@@ -84,9 +87,10 @@ def draw_masks(spec, T, N, dtype, dropout=0.0, weight_drop=0.0, rng=None):
     dtype = np.dtype(dtype)
     H = spec.hidden_size
     recurrent = spec.param_shapes()["Whh0"]
+    bits = layers.GeneratorBits(rng) if isinstance(rng, np.random.Generator) else rng
 
     def mask(shape, p):
-        return layers.dropout_mask(shape, p, rng, dtype) if p else None
+        return layers.dropout_mask(shape, p, bits, dtype) if p else None
 
     inputs, weights = [], []
     for l in range(spec.num_layers):
@@ -225,9 +229,9 @@ def stream_groups(N, parts):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def zero_state(spec, batch_size, dtype=np.float32):
-    """A zero carried state (L, N, S*H)."""
-    return np.zeros(spec.state_shape(batch_size), dtype=dtype)
+def zero_state(spec, batch_size, dtype=np.float32, xp=np):
+    """A zero carried state (L, N, S*H), on ``xp``'s device."""
+    return xp.zeros(spec.state_shape(batch_size), dtype=dtype)
 
 
 def outputs(spec, state):

@@ -86,16 +86,18 @@ def clip_by_value(grads, limit):
 
 
 def global_norm(grads):
-    """The L2 norm of all gradients taken together."""
-    return math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads.values()))
+    """The L2 norm of all gradients taken together, as a 0-d array on their device:
+    summed there, so that reading it costs one transfer, not one per parameter."""
+    squares = [np.vdot(g.ravel(), g.ravel()) for g in grads.values()]
+    return np.sqrt(np.stack(squares).astype(np.float64).sum())
 
 
 def clip_by_norm(grads, max_norm):
     """Scale all gradients in place so their global norm is at most max_norm.
 
-    Returns the norm before clipping.
+    Returns the norm before clipping (a float: the one value read back).
     """
-    norm = global_norm(grads)
+    norm = float(global_norm(grads))
     if norm > max_norm:
         scale = max_norm / (norm + 1e-12)
         for g in grads.values():

@@ -7,12 +7,14 @@ joins each upper layer's two products into one by stacking [W_xh; W_hh].
 """
 import numpy as np
 
+from .backend import to_host, xp_of
+
 
 class Stepper:
     """Advance N streams of the model together, one character each per step.
 
     ``state`` (L, N, S*H) is the carried state it starts from (zeros when None);
-    it is copied, never changed.
+    it is copied, never changed. Everything stays on the parameters' device.
     """
 
     def __init__(self, spec, params, state=None, streams=1):
@@ -20,6 +22,7 @@ class Stepper:
         self.cell = cell
         H, L = spec.hidden_size, spec.num_layers
         dtype = params["Whh0"].dtype
+        self.xp = xp = xp_of(params["Whh0"])
         self.table = params["Wxh0"] + params["bh0"]  # (V, G*H): x W_xh + b_h for each id
         self.Whh = [params[f"Whh{l}"] for l in range(L)]
         self.extras = [spec.layer_extras(params, l) for l in range(L)]
@@ -27,16 +30,16 @@ class Stepper:
             # layer l > 0 reads [h_{l-1}, h_l] (N, 2H) through [W_xh; W_hh] (2H, G*H)
             self.stacked = [None] + [np.vstack([params[f"Wxh{l}"], params[f"Whh{l}"]])
                                      for l in range(1, L)]
-            self.joint = np.zeros((streams, 2 * H), dtype=dtype)
+            self.joint = xp.zeros((streams, 2 * H), dtype=dtype)
         self.Wxh = [None] + [params[f"Wxh{l}"] for l in range(1, L)]
         self.biases = [None] + [params[f"bh{l}"] for l in range(1, L)]
         self.Why, self.by = params["Why"], params["by"]
         self.skips = [(l, params[f"Wsy{l}"]) for l in spec.skip_layers]
         if state is None:
-            self.state = np.zeros(spec.state_shape(streams), dtype=dtype)
+            self.state = xp.zeros(spec.state_shape(streams), dtype=dtype)
         else:
-            self.state = np.array(state, dtype=dtype).reshape(spec.state_shape(streams))
-        self.logits = np.empty((streams, spec.vocab_size), dtype=dtype)
+            self.state = xp.array(state, dtype=dtype).reshape(spec.state_shape(streams))
+        self.logits = xp.empty((streams, spec.vocab_size), dtype=dtype)
 
     @property
     def h(self):
@@ -46,7 +49,7 @@ class Stepper:
     def advance(self, ids):
         """Feed one character id per stream (N,) (or an int for one stream)."""
         H, cell, state = self.spec.hidden_size, self.cell, self.state
-        ids = np.atleast_1d(ids)
+        ids = self.xp.asarray(np.atleast_1d(ids))
         a = self.table[ids]  # (N, G*H), a fresh array the cell may overwrite
         if cell.ADDITIVE:
             a += state[0, :, :H] @ self.Whh[0]
@@ -124,7 +127,7 @@ def generate(spec, params, seed_ids, n, rng, state=None, temperature=1.0, top_k=
     if temperature > 0 and top_k == 0 and top_p >= 1.0:
         yield from _gumbel_sample(stepper, seed_ids[-1], n, rng, temperature)
         return
-    logits = stepper.step(seed_ids[-1])[0]
+    logits = to_host(stepper.step(seed_ids[-1])[0])  # each choice is made on the host
     for i in range(n):
         if temperature == 0:
             idx = int(np.argmax(logits))
@@ -134,7 +137,7 @@ def generate(spec, params, seed_ids, n, rng, state=None, temperature=1.0, top_k=
             idx = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")),
                       cum.size - 1)
         yield idx
-        logits = stepper.step(idx)[0]
+        logits = to_host(stepper.step(idx)[0])
 
 
 BLOCK = 1024  # characters of noise drawn at a time
@@ -154,7 +157,8 @@ def _gumbel_sample(stepper, idx, n, rng, temperature):
     out = stepper.logits
     for i in range(n):
         if i % BLOCK == 0:
-            noise = (rng.gumbel(size=(BLOCK, by.size)) * temperature + by).astype(by.dtype)
+            noise = stepper.xp.asarray(rng.gumbel(size=(BLOCK, by.size)) * temperature)
+            noise = (noise + by).astype(by.dtype)
         stepper.advance(idx)
         stepper.decode(out)
         logits += noise[i % BLOCK]

@@ -17,6 +17,7 @@ biases fold into b_h. State per layer: h (N, H).
 import numpy as np
 
 from . import init as inits
+from ..backend import xp_of
 
 NAME, TITLE = "gru", "GRU"
 GATES = 3
@@ -62,11 +63,12 @@ def forward(a, s0, Whh, extra):
     -> h (T, N, H), hT (N, H), cache."""
     T, N, G = a.shape
     H = G // 3
+    xp = xp_of(a)
     bhn = extra["bhn"]
     gates = np.empty_like(a)
-    hn = np.empty((T, N, H), dtype=a.dtype)
+    hn = xp.empty((T, N, H), dtype=a.dtype)
     h = np.empty_like(hn)
-    hw = np.empty((N, G), dtype=a.dtype)
+    hw = xp.empty((N, G), dtype=a.dtype)
     prev = s0
     for t in range(T):
         np.matmul(prev, Whh, out=hw)
@@ -79,11 +81,12 @@ def backward(dh, cache):
     """dh (T, N, H) -> da (T, N, 3H), ds0 (N, H), dWhh (H, 3H), {"bhn": (H,)}."""
     s0, Whh, gates, hn, h = cache
     T, N, H = h.shape
+    xp = xp_of(h)
     WhhT = np.ascontiguousarray(Whh.T)  # see rnn.backward
     da = np.empty_like(gates)
     dhw = np.empty_like(gates)  # gradient reaching h_{t-1} W_hh
-    carry = np.zeros((N, H), dtype=h.dtype)
-    tmp = np.empty((N, H), dtype=h.dtype)
+    carry = xp.zeros((N, H), dtype=h.dtype)
+    tmp = xp.empty((N, H), dtype=h.dtype)
     for t in range(T - 1, -1, -1):
         g = gates[t]
         r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
@@ -125,6 +128,7 @@ def step(a, hw, s, extra):
     """One step on s (N, H) in place; returns h (N, H) (a view of s). ``hw`` is
     required (the cell is not ADDITIVE) and may be overwritten."""
     N, H = s.shape
-    gates = np.empty((N, 3 * H), dtype=s.dtype)
-    hn = np.empty((N, H), dtype=s.dtype)
+    xp = xp_of(s)
+    gates = xp.empty((N, 3 * H), dtype=s.dtype)
+    hn = xp.empty((N, H), dtype=s.dtype)
     return _update(a, hw, extra["bhn"], s, gates, hn, s)

@@ -10,6 +10,7 @@ cell remembers by default until it learns otherwise (Gers et al., 2000).
 import numpy as np
 
 from . import init as inits
+from ..backend import xp_of
 
 NAME, TITLE = "lstm", "LSTM"
 GATES = 4
@@ -51,8 +52,9 @@ def forward(a, s0, Whh, extra=None):
     """a (T, N, 4H), s0 (N, 2H), Whh (H, 4H) -> h (T, N, H), sT (N, 2H), cache."""
     T, N, G = a.shape
     H = G // 4
+    xp = xp_of(a)
     gates = np.empty_like(a)  # activated i, f, o, g per step
-    c = np.empty((T, N, H), dtype=a.dtype)
+    c = xp.empty((T, N, H), dtype=a.dtype)
     tc = np.empty_like(c)
     h = np.empty_like(c)
     h_prev, c_prev = s0[:, :H], s0[:, H:]
@@ -62,7 +64,7 @@ def forward(a, s0, Whh, extra=None):
         gt += a[t]
         _update(gt, c_prev, c[t], tc[t], h[t])
         h_prev, c_prev = h[t], c[t]
-    sT = np.concatenate([h[-1], c[-1]], axis=1)
+    sT = xp.concatenate([h[-1], c[-1]], axis=1)
     return h, sT, (s0, Whh, gates, c, tc, h)
 
 
@@ -73,12 +75,13 @@ def backward(dh, cache):
     """
     s0, Whh, gates, c, tc, h = cache
     T, N, H = h.shape
+    xp = xp_of(h)
     WhhT = np.ascontiguousarray(Whh.T)  # see rnn.backward
     da = np.empty_like(gates)
-    dh_carry = np.zeros((N, H), dtype=h.dtype)
-    dc = np.zeros((N, H), dtype=h.dtype)
-    tmp = np.empty((N, H), dtype=h.dtype)
-    tmp3 = np.empty((N, 3 * H), dtype=h.dtype)
+    dh_carry = xp.zeros((N, H), dtype=h.dtype)
+    dc = xp.zeros((N, H), dtype=h.dtype)
+    tmp = xp.empty((N, H), dtype=h.dtype)
+    tmp3 = xp.empty((N, 3 * H), dtype=h.dtype)
     for t in range(T - 1, -1, -1):
         g = gates[t]
         i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
@@ -106,7 +109,7 @@ def backward(dh, cache):
         np.subtract(1, tmp, out=tmp)
         dg *= tmp
         np.matmul(d, WhhT, out=dh_carry)
-    ds0 = np.concatenate([dh_carry, dc], axis=1)
+    ds0 = xp.concatenate([dh_carry, dc], axis=1)
     dWhh = s0[:, :H].T @ da[0]
     if T > 1:
         dWhh += h[:-1].reshape(-1, H).T @ da[1:].reshape(-1, 4 * H)

@@ -5,6 +5,7 @@ a_t = x_t W_xh + b_h comes in precomputed for all steps. State per layer: h (N, 
 import numpy as np
 
 from . import init as inits
+from ..backend import xp_of
 
 NAME, TITLE = "rnn", "tanh RNN"
 GATES = 1
@@ -57,12 +58,13 @@ def backward(dh, cache):
     """
     h0, Whh, h = cache
     T, N, H = h.shape
+    xp = xp_of(h)
     da = np.multiply(h, h)
     np.subtract(1, da, out=da)  # tanh' = 1 - h^2 for all steps at once; becomes da below
     # BLAS runs a product with a transposed view ~30% slower than with a contiguous
     # copy at these shapes; one (H, H) copy per call pays for itself many times over.
     WhhT = np.ascontiguousarray(Whh.T)
-    carry = np.zeros((N, H), dtype=h.dtype)
+    carry = xp.zeros((N, H), dtype=h.dtype)
     for t in range(T - 1, -1, -1):
         dat = da[t]
         np.add(dh[t], carry, out=carry)

@@ -103,7 +103,8 @@ def _no_seed_in_train(ctx, param, value):
                                 "Default: runs/<config name>.npz.")
 @click.option("--random-seed", "seed", type=click.IntRange(min=0),
               help="Override train.seed (initialisation, dropout, data offsets).")
-@click.option("--seed", hidden=True, expose_value=False, callback=_no_seed_in_train)
+@click.option("--seed", "train_seed", hidden=True, expose_value=False,
+              callback=_no_seed_in_train)
 @click.option("--corpus", "corpus_name", help="Override data.corpus (a file or a named corpus).")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set model.hidden_size=256. Repeatable.")

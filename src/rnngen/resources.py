@@ -51,7 +51,7 @@ def find_config(name):
         return Path(name)
     shipped = shipped_configs()
     stem = name[:-len(".yaml")] if name.endswith(".yaml") else name
-    if stem in shipped and os.sep not in name and "/" not in name:
+    if stem in shipped:  # a path with folders in it has no shipped stem
         return shipped[stem][0]
     raise ConfigError(f"config file {name} does not exist and is not a shipped config; "
                       f"pass --config with a YAML file or one of: {', '.join(shipped)} "

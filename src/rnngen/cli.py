@@ -82,6 +82,10 @@ def _use_threads(n):
             "set that BLAS's own variable (e.g. MKL_NUM_THREADS)")
 
 
+def _stdin_is_terminal():
+    return sys.stdin.isatty()
+
+
 def _checkpoint_or_shipped(path):
     return path if path is not None else resources.shipped_model()
 
@@ -276,7 +280,7 @@ def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fres
     A final newline is added only when stdout is a terminal, so pipes get the text as made.
     """
     if seed_text == "-":
-        if sys.stdin.isatty():
+        if _stdin_is_terminal():
             say("rnngen: reading the seed text from stdin; end it with Ctrl-D")
         seed_text = sys.stdin.read()
     ckpt = checkpoint.load(_checkpoint_or_shipped(ckpt_path))

@@ -56,6 +56,8 @@ def test_the_wheel_installs_and_the_card_commands_work_from_an_empty_directory(t
     names = zipfile.ZipFile(wheel).namelist()
     assert "rnngen/models/shakespeare.npz" in names and "rnngen/configs/tiny.yaml" in names
     assert [n for n in names if n.endswith(".npz")] == ["rnngen/models/shakespeare.npz"]
+    for module in (source / "src").rglob("*.py"):  # every module, subpackages included
+        assert module.relative_to(source / "src").as_posix() in names, module
 
     env_dir = tmp_path / "env"
     venv.create(env_dir, system_site_packages=False, with_pip=False)

@@ -9,6 +9,44 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPUS = ROOT.parent / "shared" / "corpora" / "tinyshakespeare.txt"
 
 
+def _find_tinyshakespeare():
+    """(path, where) of a good copy of tinyshakespeare, or (None, places looked): the
+    rnngen corpus cache, corpora/ in the checkout, or the shared folder beside it."""
+    from rnngen import corpus, resources
+
+    sha = corpus.NAMED["tinyshakespeare"][1]
+    places = [(resources.corpora_dir() / "tinyshakespeare.txt", "the rnngen corpus cache"),
+              (ROOT / "corpora" / "tinyshakespeare.txt", "corpora/ in the checkout"),
+              (SHARED_CORPUS, "the shared corpora folder beside the checkout")]
+    for path, where in places:
+        if path.is_file() and corpus.sha256_file(path) == sha:
+            return path, where
+    return None, ", ".join(str(path) for path, _ in places)
+
+
+# looked up once, before any test points RNNGEN_CORPORA elsewhere
+TINYSHAKESPEARE, TINYSHAKESPEARE_WHERE = _find_tinyshakespeare()
+
+
+def pytest_report_header(config):
+    if TINYSHAKESPEARE is None:
+        return (f"tinyshakespeare: not found (looked in {TINYSHAKESPEARE_WHERE}); "
+                "tests that need it are skipped")
+    return f"tinyshakespeare: {TINYSHAKESPEARE} ({TINYSHAKESPEARE_WHERE})"
+
+
+@pytest.fixture(scope="session")
+def _empty_corpora(tmp_path_factory):
+    return tmp_path_factory.mktemp("corpora")
+
+
+@pytest.fixture(autouse=True)
+def _no_downloads(monkeypatch, _empty_corpora):
+    """Every test gets an empty corpus cache, so nothing is downloaded or written to the
+    user's cache; tests that need tinyshakespeare point RNNGEN_CORPORA at a copy."""
+    monkeypatch.setenv("RNNGEN_CORPORA", str(_empty_corpora))
+
+
 def make_text(n_chars=6000, seed=0):
     """A small pseudo-English corpus with learnable structure (words, lines, names)."""
     rng = np.random.default_rng(seed)
@@ -48,10 +86,20 @@ def write_config(tmp_path, corpus, name="cfg.yaml", **sections):
 
 @pytest.fixture
 def shakespeare():
-    if not SHARED_CORPUS.exists():
-        pytest.skip(f"tinyshakespeare not found at {SHARED_CORPUS} (the shared corpora folder "
-                    "beside the checkout); skipping tests that need it")
-    return SHARED_CORPUS
+    if TINYSHAKESPEARE is None:
+        pytest.skip(f"tinyshakespeare not found (looked in {TINYSHAKESPEARE_WHERE}); "
+                    "skipping tests that need it")
+    return TINYSHAKESPEARE
+
+
+@pytest.fixture
+def shakespeare_corpora(tmp_path, shakespeare, monkeypatch):
+    """A corpus cache holding (a link to) tinyshakespeare, set as RNNGEN_CORPORA."""
+    folder = tmp_path / "corpora"
+    folder.mkdir()
+    (folder / "tinyshakespeare.txt").symlink_to(shakespeare)
+    monkeypatch.setenv("RNNGEN_CORPORA", str(folder))
+    return folder
 
 
 def edit_meta(path, **changes):

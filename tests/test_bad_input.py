@@ -69,7 +69,7 @@ def w(tmp_path_factory):
 # (id, args(w), stdin, exit code, a piece of the message)
 CASES = [
     ("config missing", lambda w: ["train", "--config", str(w.d / "none.yaml")], None, 1,
-     "does not exist; pass --config"),
+     "does not exist and is not a shipped config; pass --config"),
     ("config is a directory", lambda w: ["train", "--config", str(w.d)], None, 1,
      "is a directory"),
     ("yaml syntax error", lambda w: ["train", "--config", str(w.yaml_error)], None, 1,
@@ -140,7 +140,7 @@ CASES = [
     ("eval text too short", lambda w: ["eval", "--checkpoint", str(w.ckpt), "--corpus", "-"],
      "a", 1, "fewer than 2 characters"),
     ("temperature < 0", lambda w: ["sample", "--checkpoint", str(w.ckpt), "--temperature",
-                                   "-0.5"], None, 2, "must be a number >= 0"),
+                                   "-0.5"], None, 2, "is not in the range x>=0"),
     ("temperature NaN", lambda w: ["sample", "--checkpoint", str(w.ckpt), "--temperature", "nan"],
      None, 2, "must be a number >= 0"),
     ("top-k < 1", lambda w: ["sample", "--checkpoint", str(w.ckpt), "--top-k", "0"], None, 2,

@@ -3,21 +3,26 @@
 Library errors (RnngenError) become a one-line message and exit 1; bad flags are
 click usage errors, exit 2; an interrupted training run exits 128 + the signal.
 """
+import contextlib
 import json
 import math
 import os
 import shlex
 import signal
 import sys
+import time
 
 import click
 import numpy as np
 
-from . import __version__, checkpoint, config, corpus, device, evaluation, generation
+from . import __version__, checkpoint, config, corpus, device, evaluation, generation, resources
 from .errors import RnngenError
+from .threads import set_thread_count, single_threaded
 
-DEFAULT_CONFIG = "configs/shakespeare.yaml"
-DEFAULT_CHECKPOINT = "checkpoints/shakespeare.npz"
+DEFAULT_CONFIG = "shakespeare.yaml"  # a shipped config, found by name (resources.find_config)
+SHIPPED_MODEL_HELP = "the shipped model"  # resources.shipped_model()
+PROGRESS_LINES = 20  # without a terminal, a plain progress line every 1/20 of the run...
+PROGRESS_SECONDS = 60  # ...or every minute, whichever comes first
 
 
 class Group(click.Group):
@@ -36,25 +41,74 @@ class Group(click.Group):
                 "out of memory; lower model.hidden_size, train.batch_size or "
                 "train.seq_length, or use a machine with more memory") from None
 
+    def format_commands(self, ctx, formatter):
+        # click cuts each summary to fit one line; ours are short enough to show whole
+        rows = [(name, cmd.get_short_help_str(limit=1000))
+                for name, cmd in ((n, self.get_command(ctx, n)) for n in self.list_commands(ctx))
+                if cmd is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 def say(message):
     click.echo(message, err=True)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rnngen")
-def main():
-    """Character-level recurrent language models in NumPy: train, sample, eval."""
+@click.pass_context
+def main(ctx):
+    """Character-level recurrent language models in NumPy: train, sample, eval.
+
+    Start with `rnngen sample --seed "ROMEO:" --n 500 --temperature 0.7` (the shipped model)
+    or `rnngen train --config shakespeare.yaml` (`rnngen configs` lists the shipped configs).
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def threads_option(default_help):
+    return click.option(
+        "--threads", type=click.IntRange(min=1), envvar="RNNGEN_THREADS", default=None,
+        help=f"BLAS threads to use (or set RNNGEN_THREADS). Default: {default_help}.")
+
+
+def _use_threads(n):
+    """Apply --threads (if given) to OpenBLAS for the rest of the command."""
+    if n is not None and not set_thread_count(n):
+        say("rnngen: --threads has no effect here: NumPy's BLAS is not OpenBLAS; "
+            "set that BLAS's own variable (e.g. MKL_NUM_THREADS)")
+
+
+def _stdin_is_terminal():
+    return sys.stdin.isatty()
+
+
+def _checkpoint_or_shipped(path):
+    return path if path is not None else resources.shipped_model()
 
 
 # -- train --------------------------------------------------------------------
 
+def _no_seed_in_train(ctx, param, value):
+    if value is not None:
+        raise click.UsageError("train has no --seed (in sample, --seed is priming text); "
+                               "use --random-seed N for the random seed", ctx)
+
+
 @main.command()
-@click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True,
-              help="YAML config file.")
+@click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
+              help="A YAML config file, or the name of a shipped config ('rnngen configs' "
+                   "lists them); a file that exists wins.")
 @click.option("--steps", type=click.IntRange(min=1), help="Override train.steps.")
-@click.option("--output", help="Override train.output (the checkpoint path).")
-@click.option("--seed", type=click.IntRange(min=0), help="Override train.seed (random seed).")
+@click.option("--output", help="Override train.output (the checkpoint path). "
+                                "Default: runs/<config name>.npz.")
+@click.option("--random-seed", "seed", type=click.IntRange(min=0),
+              help="Override train.seed (initialisation, dropout, data offsets).")
+@click.option("--seed", "train_seed", hidden=True, expose_value=False,
+              callback=_no_seed_in_train)
 @click.option("--corpus", "corpus_name", help="Override data.corpus (a file or a named corpus).")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set model.hidden_size=256. Repeatable.")
@@ -63,8 +117,15 @@ def main():
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; messages only.")
 @click.option("--device", "device_name", type=click.Choice(device.DEVICES),
               help="Override train.device: cpu, or cuda (a GPU, through CuPy).")
-def train(config_path, steps, output, seed, corpus_name, assignments, resume, quiet, device_name):
-    """Train a model as a YAML config describes, writing an .npz checkpoint."""
+@threads_option("all of the BLAS's threads")
+def train(config_name, steps, output, seed, corpus_name, assignments, resume, quiet, threads,
+          device_name):
+    """Train a model as a YAML config describes, writing an .npz checkpoint.
+
+    The progress shows the step, the training loss, the last validation loss, bpc (bits per
+    character: the loss in nats/char divided by ln 2; lower is better), characters per second
+    and the time left. Without a terminal (a log file), a plain line is printed now and then.
+    """
     from .training import Trainer, best_path  # keeps `sample` and `eval` start-up fast
 
     overrides = [config.parse_assignment(a) for a in assignments]
@@ -73,26 +134,32 @@ def train(config_path, steps, output, seed, corpus_name, assignments, resume, qu
                        ("train.device", device_name)):
         if value is not None:
             overrides.append((key, value))
-    cfg = config.load(config_path, overrides)
+    cfg = config.load(resources.find_config(config_name), overrides)
+    t = cfg.train
+    resources.check_output_allowed(t.output, "--output" if output else "--output or train.output")
+    say(f"rnngen: checkpoints go to {t.output} (the best by validation: {best_path(t.output)})")
+    say(f"rnngen: sample from it with: rnngen sample --checkpoint {shlex.quote(t.output)}")
     resume_ckpt = None
     if resume is not None:
-        resume_ckpt = checkpoint.load(resume or cfg.train.output)
-    text = corpus.load_corpus(cfg.data.corpus)
+        resume_ckpt = checkpoint.load(resume or t.output)
+    text = corpus.load_corpus(cfg.data.corpus,
+                              "--corpus" if corpus_name else "data.corpus in the config")
+    _use_threads(threads)
     trainer = Trainer(cfg, text, resume=resume_ckpt)
-    t = trainer.cfg.train
     n_params = sum(p.size for p in trainer.params.values())
     n_val = len(trainer.val_ids)
     say(f"rnngen: {text.source}: {len(trainer.train_ids):,} train / {n_val:,} val characters, "
-        f"{len(text.vocab)} symbols; {trainer.spec.describe()}, {n_params:,} parameters; "
-        f"checkpoint {t.output}")
+        f"{len(text.vocab)} symbols; {trainer.spec.describe()}, {n_params:,} parameters")
     if trainer.step:
-        say(f"rnngen: resuming at step {trainer.step} of {t.steps}")
+        last_val = (f"; last val {trainer.history[-1]['val_loss']:.4f} nats/char"
+                    if trainer.history else "")
+        say(f"rnngen: resuming at step {trainer.step} of {t.steps}{last_val}")
     with _stop_on_signals(trainer):
         _train_loop(trainer, quiet)
     if trainer.stop_reason and trainer.step < t.steps:
         signum = trainer.stop_reason
         name = signal.Signals(signum).name
-        again = _resume_command(config_path, steps, seed, corpus_name, assignments,
+        again = _resume_command(config_name, steps, seed, corpus_name, assignments,
                                 t.output, quiet)
         say(f"rnngen: stopped by {name} at step {trainer.step}; checkpoint written to {t.output}. "
             f"Resume with: {again}")
@@ -101,13 +168,14 @@ def train(config_path, steps, output, seed, corpus_name, assignments, resume, qu
     if last:
         say(f"rnngen: done at step {trainer.step}: val {last['val_loss']:.4f} nats/char "
             f"({last['val_loss'] / math.log(2):.4f} bits/char); best {trainer.best_val:.4f}; "
-            f"checkpoints {t.output} and {best_path(t.output)}")
+            f"checkpoints {t.output} and {best_path(t.output)}; "
+            f"sample with: rnngen sample --checkpoint {shlex.quote(t.output)}")
 
 
-def _resume_command(config_path, steps, seed, corpus_name, assignments, output, quiet):
+def _resume_command(config_name, steps, seed, corpus_name, assignments, output, quiet):
     """The train command that continues this run: its flags, then --resume."""
-    args = ["rnngen", "train", "--config", config_path]
-    for flag, value in (("--steps", steps), ("--seed", seed), ("--corpus", corpus_name)):
+    args = ["rnngen", "train", "--config", config_name]
+    for flag, value in (("--steps", steps), ("--random-seed", seed), ("--corpus", corpus_name)):
         if value is not None:
             args += [flag, str(value)]
     for a in assignments:
@@ -117,22 +185,33 @@ def _resume_command(config_path, steps, seed, corpus_name, assignments, output, 
 
 
 def _train_loop(trainer, quiet):
+    """Report progress on stderr: a live bar on a terminal; otherwise (a log file) plain
+    lines, no carriage returns, every PROGRESS_LINES-th of the run or PROGRESS_SECONDS."""
     from tqdm import tqdm
 
     t = trainer.cfg.train
-    bar = tqdm(total=t.steps, initial=trainer.step, file=sys.stderr, disable=quiet,
+    live = not quiet and sys.stderr.isatty()
+    bar = tqdm(total=t.steps, initial=trainer.step, file=sys.stderr, disable=not live,
                unit="step", dynamic_ncols=True, smoothing=0.1)
-    val = "-"
+    # after a resume, the last validation loss is the checkpoint's
+    val = f"{trainer.history[-1]['val_loss']:.3f}" if trainer.history else "-"
+    every, last_line = max(1, t.steps // PROGRESS_LINES), time.monotonic()
     try:
         for stats in trainer.run():
+            bpc = stats.loss / math.log(2)
             if stats.val_loss is not None:
                 val = f"{stats.val_loss:.3f}"
                 msg = (f"step {stats.step}: train {trainer.history[-1]['train_loss']:.4f}, "
                        f"val {stats.val_loss:.4f} nats/char "
                        f"({stats.val_loss / math.log(2):.3f} bits/char), saved {stats.checkpoint}")
-                bar.write(msg, file=sys.stderr) if not quiet else say(msg)
-            bar.set_postfix_str(f"loss {stats.loss:.3f} val {val} "
-                                f"bpc {stats.loss / math.log(2):.3f} "
+                bar.write(msg, file=sys.stderr) if live else say(msg)
+                last_line = time.monotonic()
+            elif not quiet and not live and (stats.step % every == 0
+                                             or time.monotonic() - last_line >= PROGRESS_SECONDS):
+                say(f"step {stats.step}/{t.steps}: loss {stats.loss:.3f} val {val} bpc {bpc:.3f} "
+                    f"{stats.chars_per_sec / 1000:.1f}k char/s")
+                last_line = time.monotonic()
+            bar.set_postfix_str(f"loss {stats.loss:.3f} val {val} bpc {bpc:.3f} "
                                 f"{stats.chars_per_sec / 1000:.1f}k char/s", refresh=False)
             bar.update(1)
     finally:
@@ -178,14 +257,14 @@ def _nonneg_float(ctx, param, value):
 
 
 @main.command()
-@click.option("--checkpoint", "ckpt_path", default=DEFAULT_CHECKPOINT, show_default=True,
+@click.option("--checkpoint", "ckpt_path", default=None, show_default=SHIPPED_MODEL_HELP,
               help="Checkpoint to sample from.")
 @click.option("--seed", "seed_text", default=None, metavar="TEXT",
               help="Priming text, printed first ('-' reads it from stdin). "
-                   "Default: one random character.")
+                   "Default: start as after a line break (not printed).")
 @click.option("--n", "n", type=click.IntRange(min=0), default=500, show_default=True,
               help="Characters to generate after the seed.")
-@click.option("--temperature", type=float, default=1.0, show_default=True,
+@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True,
               callback=_nonneg_float, help="Softmax temperature; 0 picks the likeliest.")
 @click.option("--top-k", type=click.IntRange(min=1), default=None,
               help="Sample only among the k likeliest characters.")
@@ -197,26 +276,37 @@ def _nonneg_float(ctx, param, value):
               help="Start from a zero hidden state, not the one training ended with.")
 @click.option("--device", "device_name", type=click.Choice(device.DEVICES), default="cpu",
               show_default=True, help="Compute on the CPU or a GPU (cuda, through CuPy).")
+@threads_option("1 (one stream's products are too small to share)")
 def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fresh_state,
-           device_name):
-    """Generate text: the seed, then N sampled characters, streamed to stdout."""
+           threads, device_name):
+    """Generate text: the seed, then N sampled characters, streamed to stdout.
+
+    A final newline is added only when stdout is a terminal, so pipes get the text as made.
+    """
     if seed_text == "-":
+        if _stdin_is_terminal():
+            say("rnngen: reading the seed text from stdin; end it with Ctrl-D")
         seed_text = sys.stdin.read()
     where = device.select(device_name)
-    ckpt = checkpoint.load(ckpt_path)
+    ckpt = checkpoint.load(_checkpoint_or_shipped(ckpt_path))
     rng = np.random.default_rng(random_seed)
     chars = generation.sample_chars(ckpt, seed_text, n, rng, temperature, top_k or 0,
                                     top_p or 1.0, saved_state=not fresh_state, device=where)
     out = sys.stdout
+    _use_threads(threads)
+    # one stream's (1, H) x (H, H) products run faster on one BLAS thread than on two
+    blas = contextlib.nullcontext() if threads is not None else single_threaded()
     try:
         pending = 0
-        for c in chars:
-            out.write(c)
-            pending += 1
-            if c == "\n" or pending >= 256:  # stream by the line, without a flush per char
-                out.flush()
-                pending = 0
-        out.write("\n")
+        with blas:
+            for c in chars:
+                out.write(c)
+                pending += 1
+                if c == "\n" or pending >= 256:  # stream by the line, without a flush per char
+                    out.flush()
+                    pending = 0
+        if out.isatty():
+            out.write("\n")
         out.flush()
     except BrokenPipeError:
         # the reader (e.g. `head`) has gone: stop quietly, and keep Python's exit-time
@@ -229,11 +319,16 @@ def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fres
 # -- export -------------------------------------------------------------------
 
 @main.command()
-@click.option("--checkpoint", "ckpt_path", default=DEFAULT_CHECKPOINT, show_default=True,
+@click.option("--checkpoint", "ckpt_path", default=None, show_default=SHIPPED_MODEL_HELP,
               help="Checkpoint to export.")
 @click.option("--output", required=True, help="Where to write the weights-only copy.")
 def export(ckpt_path, output):
     """Write a weights-only copy of a checkpoint (no optimizer state), for sharing."""
+    ckpt_path = _checkpoint_or_shipped(ckpt_path)
+    if os.path.exists(output) and os.path.samefile(output, ckpt_path):
+        raise click.UsageError("--output is the checkpoint being exported; "
+                               "name another file, so the original is kept")
+    resources.check_output_allowed(output, "--output")
     ckpt = checkpoint.load(ckpt_path)
     checkpoint.save(output, checkpoint.weights_only(ckpt))
     say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB, "
@@ -243,18 +338,28 @@ def export(ckpt_path, output):
 # -- eval ---------------------------------------------------------------------
 
 @main.command(name="eval")
-@click.option("--checkpoint", "ckpt_path", default=DEFAULT_CHECKPOINT, show_default=True,
+@click.option("--checkpoint", "ckpt_path", default=None, show_default=SHIPPED_MODEL_HELP,
               help="Checkpoint to evaluate.")
 @click.option("--corpus", "corpus_arg", default=None, metavar="PATH|-",
               help="Text to score ('-' for stdin). Default: the validation split of the "
                    "corpus the checkpoint was trained on.")
+@click.option("--skip-unknown", is_flag=True,
+              help="Drop characters the model never saw, then score the rest, as if they were "
+                   "not in the text (neither predicted nor context); reports how many.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--device", "device_name", type=click.Choice(device.DEVICES), default="cpu",
               show_default=True, help="Compute on the CPU or a GPU (cuda, through CuPy).")
-def eval_(ckpt_path, corpus_arg, as_json, device_name):
-    """Measure how well a checkpoint predicts text: nats/char, bits/char, perplexity."""
+@threads_option("all of the BLAS's threads")
+def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
+    """Measure how well a checkpoint predicts text: nats/char, bits/char, perplexity.
+
+    bits/char is nats/char divided by ln 2; perplexity is e to the nats/char.
+    """
+    ckpt_path = _checkpoint_or_shipped(ckpt_path)
     where = device.select(device_name)
     ckpt = checkpoint.load(ckpt_path)
+    _use_threads(threads)
+    skipped = 0
     if corpus_arg is None:
         result, source = evaluation.checkpoint_score(ckpt, device=where), "validation split"
     else:
@@ -262,10 +367,38 @@ def eval_(ckpt_path, corpus_arg, as_json, device_name):
             text, source = sys.stdin.read(), "stdin"
         else:
             path = corpus.resolve(corpus_arg)
-            text, source = corpus.read_text(path), str(path)
+            text, source = corpus.read_text(path, "--corpus"), str(path)
+        if skip_unknown:
+            text, skipped = corpus.Vocabulary(ckpt.vocab_chars).drop_unknown(text)
         result = evaluation.checkpoint_score(ckpt, text, source, device=where)
+    extra = {"skipped": skipped} if skip_unknown else {}
     if as_json:
-        click.echo(json.dumps(dict(result.as_dict(), checkpoint=str(ckpt_path), text=source)))
+        click.echo(json.dumps(dict(result.as_dict(), checkpoint=str(ckpt_path), text=source,
+                                   **extra)))
     else:
         click.echo(f"nats/char   {result.nats:.4f}\nbits/char   {result.bits:.4f}\n"
-                   f"perplexity  {result.perplexity:.4f}\nchars       {result.chars}")
+                   f"perplexity  {result.perplexity:.4f}\nchars       {result.chars}"
+                   + (f"\nskipped     {skipped}" if skip_unknown else ""))
+
+
+# -- info, configs --------------------------------------------------------------
+
+@main.command()
+@click.argument("ckpt_path", required=False, metavar="[CHECKPOINT]")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(ckpt_path, as_json):
+    """Describe a checkpoint (default: the shipped model): model, corpus, training, losses."""
+    from .info import as_text, describe
+
+    ckpt_path = _checkpoint_or_shipped(ckpt_path)
+    described = describe(checkpoint.load(ckpt_path), ckpt_path)
+    click.echo(json.dumps(described) if as_json else as_text(described))
+
+
+@main.command(name="configs")
+def configs_():
+    """List the configs shipped with rnngen, for train --config NAME."""
+    shipped = resources.shipped_configs()
+    width = max(map(len, shipped), default=0) + 2
+    for name, (_, description) in shipped.items():
+        click.echo(f"{name:<{width}}{description}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from . import resources
 from .device import DEVICES
 from .engine.cells import CELLS
 from .engine.model import INITS
@@ -62,7 +63,7 @@ class TrainConfig:
     eval_chars: int = 0  # characters of validation text scored (0: the whole split)
     seed: int = 1337  # random seed: initialisation, dropout, data offsets
     device: str = "cpu"  # cpu | cuda (a GPU through the optional CuPy extra)
-    output: str = "checkpoints/shakespeare.npz"  # where the checkpoint is written
+    output: str = ""  # where the checkpoint is written (empty: runs/<config name>.npz)
 
 
 @dataclass
@@ -113,8 +114,9 @@ def _set(cfg, dotted, value, source):
     setattr(getattr(cfg, section), name, value)
 
 
-def from_dict(data, source="config"):
-    """A Config from nested dicts ({section: {key: value}}), validated."""
+def from_dict(data, source="config", name="model"):
+    """A Config from nested dicts ({section: {key: value}}), validated. Without a
+    train.output, the checkpoint goes to runs/<name>.npz (name: the config's)."""
     cfg = Config()
     if data is None:
         data = {}
@@ -131,6 +133,8 @@ def from_dict(data, source="config"):
             raise ConfigError(f"{source}: section '{section}' must be a mapping of keys")
         for key, value in values.items():
             _set(cfg, f"{section}.{key}", value, source)
+    if not cfg.train.output:
+        cfg.train.output = str(resources.default_output(name))
     return cfg
 
 
@@ -141,7 +145,7 @@ def load(path, overrides=()):
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; pass --config with a YAML file "
-                          "such as configs/tiny.yaml") from None
+                          "or the name of a shipped config (rnngen configs lists them)") from None
     except IsADirectoryError:
         raise ConfigError(f"config {path} is a directory; pass --config with a YAML file") from None
     except UnicodeDecodeError:
@@ -155,7 +159,7 @@ def load(path, overrides=()):
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
-    cfg = from_dict(data, str(path))
+    cfg = from_dict(data, str(path), path.stem)
     apply_overrides(cfg, overrides)
     return cfg
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CorpusError, VocabularyError
+from .resources import corpora_dir  # where named corpora are kept
 
 CHUNK_BYTES = 1 << 22
 
@@ -27,11 +28,6 @@ NAMED = {
         "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
     ),
 }
-
-
-def corpora_dir():
-    """Where named corpora are kept: $RNNGEN_CORPORA, else ./corpora."""
-    return Path(os.environ.get("RNNGEN_CORPORA", "corpora"))
 
 
 class Vocabulary:
@@ -52,6 +48,12 @@ class Vocabulary:
     def unknown(self, text):
         """The characters of text missing from the vocabulary, in order of first use."""
         return [c for c in dict.fromkeys(text) if c not in self.index]
+
+    def drop_unknown(self, text):
+        """(text less the characters missing from the vocabulary, how many were dropped)."""
+        missing = self.unknown(text)
+        kept = text.translate(dict.fromkeys(map(ord, missing))) if missing else text
+        return kept, len(text) - len(kept)
 
     def encode(self, text, what="text"):
         """text -> ids (compact dtype); VocabularyError naming unknown characters."""
@@ -116,17 +118,18 @@ def _chunks(path):
                 return
 
 
-def _check_file(path):
+def _check_file(path, origin="data.corpus in the config"):
+    # origin: where the path came from (a config key or a flag), for the message
     if not path.exists():
-        raise CorpusError(f"corpus file {path} does not exist; check data.corpus in the config")
+        raise CorpusError(f"corpus file {path} does not exist; check {origin}")
     if path.is_dir():
         raise CorpusError(f"corpus {path} is a directory; name a UTF-8 text file")
 
 
-def read_corpus(path):
+def read_corpus(path, origin="data.corpus in the config"):
     """Read a UTF-8 file into a Corpus, in two streaming passes (vocabulary, then ids)."""
     path = Path(path)
-    _check_file(path)
+    _check_file(path, origin)
     try:
         chars, total = set(), 0
         for text in _chunks(path):
@@ -146,10 +149,10 @@ def read_corpus(path):
     return Corpus(ids, vocab, str(path), digest)
 
 
-def read_text(path):
+def read_text(path, origin="data.corpus in the config"):
     """The whole text of a UTF-8 file, with the same checks read_corpus makes."""
     path = Path(path)
-    _check_file(path)
+    _check_file(path, origin)
     try:
         return "".join(_chunks(path))
     except OSError as e:
@@ -194,25 +197,47 @@ def resolve(name_or_path):
 
 
 def _download(url, sha, target, name):
+    """Fetch url into target atomically (temp file in the same folder, fsync, rename).
+
+    On any failure nothing is left behind: no partial file, and no folder this call made.
+    """
+    by_hand = (f"download it by hand and save it as {target.resolve()} (or put it in the "
+               "folder named by $RNNGEN_CORPORA), or set data.corpus to a local file")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         with urllib.request.urlopen(url, timeout=30) as response:
             data = response.read()
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", None) or e
-        raise CorpusError(
-            f"could not download {name} from {url} ({reason}); download it by hand and "
-            f"save it as {target.resolve()}, or set data.corpus to a local file") from None
+        raise CorpusError(f"could not download {name} from {url} ({reason}); {by_hand}") from None
     got = hashlib.sha256(data).hexdigest()
     if got != sha:
         raise CorpusError(f"the download of {name} from {url} has sha256 {got}, expected {sha}; "
-                          "try again later or save a good copy as " + str(target.resolve()))
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, target)
+                          f"try again later, or {by_hand}")
+    made = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
+    tmp = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as e:
+        raise CorpusError(f"cannot save {name} in {target.parent}: {e.strerror or e}; "
+                          f"set RNNGEN_CORPORA to a writable folder, or {by_hand}") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        if tmp is not None or not target.exists():
+            for folder in made:  # innermost first; only the empty ones this call created
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
 
-def load_corpus(name_or_path):
-    """Resolve and read a corpus named in a config."""
-    return read_corpus(resolve(name_or_path))
+def load_corpus(name_or_path, origin="data.corpus in the config"):
+    """Resolve and read a corpus named in a config (or by the flag ``origin`` names)."""
+    return read_corpus(resolve(name_or_path), origin)

@@ -26,19 +26,22 @@ def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_
 
     The model starts from the state training ended with (stream 0 of the
     last batch, as char-rnn's sampler did) unless saved_state is False. With no
-    seed, a first character is drawn uniformly from the vocabulary and printed.
+    seed, the model is primed with a line break, unprinted, so text starts as a line
+    does; a vocabulary without one gets a random first character, printed.
     Raises VocabularyError naming any seed characters the model never saw. The
     model runs on ``device`` (device.Device); characters are chosen on the host.
     """
     check_options(n, temperature, top_k, top_p)
     vocab = Vocabulary(ckpt.vocab_chars)
     if seed:
-        seed_ids = vocab.encode(seed, what="the seed text")
+        seed_ids = shown = vocab.encode(seed, what="the seed text")
+    elif "\n" in vocab.index:
+        seed_ids, shown = [vocab.index["\n"]], []
     else:
-        seed_ids = [int(rng.integers(len(vocab)))]
+        seed_ids = shown = [int(rng.integers(len(vocab)))]
     state = ckpt.state[:, 0, :] if saved_state and ckpt.state is not None else None
     params = {k: device.to_device(v) for k, v in ckpt.params.items()}
-    yield vocab.decode(seed_ids)
+    yield vocab.decode(shown)
     chars = vocab.chars
     for idx in sampling.generate(ckpt.spec, params, seed_ids, n, rng, state, temperature,
                                  top_k, top_p):

@@ -122,6 +122,18 @@ def single_threaded():
             put(before)
 
 
+def set_thread_count(n):
+    """Set OpenBLAS's thread count for the rest of the process (--threads, $RNNGEN_THREADS).
+
+    Returns False where the count cannot be controlled (another BLAS)."""
+    api = _functions()
+    if not api:
+        return False
+    with _lock:
+        api[1](n)
+    return True
+
+
 def groups_for(streams, hidden, min_streams=16, min_slab=4096):
     """How many groups to split ``streams`` into: one per BLAS thread (the BLAS's
     own setting, so OPENBLAS_NUM_THREADS limits rnngen too), as long as each keeps

@@ -66,7 +66,7 @@ def affine_backward(dout, cache):
     x, W, has_bias = cache
     d2 = dout.reshape(-1, W.shape[1])
     x2 = x.reshape(-1, W.shape[0])
-    dx = (d2 @ np.ascontiguousarray(W.T)).reshape(x.shape)  # see cells/rnn.py on W.T
+    dx = (d2 @ xp_of(W).ascontiguousarray(W.T)).reshape(x.shape)  # see cells/rnn.py on W.T
     return dx, x2.T @ d2, d2.sum(axis=0) if has_bias else None
 
 

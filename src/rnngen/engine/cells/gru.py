@@ -82,7 +82,7 @@ def backward(dh, cache):
     s0, Whh, gates, hn, h = cache
     T, N, H = h.shape
     xp = xp_of(h)
-    WhhT = np.ascontiguousarray(Whh.T)  # see rnn.backward
+    WhhT = xp.ascontiguousarray(Whh.T)  # see rnn.backward
     da = np.empty_like(gates)
     dhw = np.empty_like(gates)  # gradient reaching h_{t-1} W_hh
     carry = xp.zeros((N, H), dtype=h.dtype)

@@ -76,7 +76,7 @@ def backward(dh, cache):
     s0, Whh, gates, c, tc, h = cache
     T, N, H = h.shape
     xp = xp_of(h)
-    WhhT = np.ascontiguousarray(Whh.T)  # see rnn.backward
+    WhhT = xp.ascontiguousarray(Whh.T)  # see rnn.backward
     da = np.empty_like(gates)
     dh_carry = xp.zeros((N, H), dtype=h.dtype)
     dc = xp.zeros((N, H), dtype=h.dtype)

@@ -1,0 +1,1 @@
+"""The shipped model, installed as the data package rnngen.models (see pyproject.toml)."""

@@ -1,0 +1,1 @@
+"""The shipped configs, installed as the data package rnngen.configs (see pyproject.toml)."""

@@ -1,0 +1,78 @@
+"""What a checkpoint holds, for `rnngen info`: model, vocabulary, corpus, training, losses.
+
+Reads only the checkpoint's metadata and parameter shapes; nothing is computed anew.
+"""
+import math
+
+VOCAB_PREVIEW = 40  # characters of the vocabulary shown in the text form
+
+
+def _bits(nats):
+    return None if nats is None else nats / math.log(2)
+
+
+def describe(ckpt, path):
+    """A JSON-able dict describing the checkpoint at path."""
+    meta = ckpt.meta
+    m = meta.get("model", {})
+    data = meta.get("data") or {}
+    history = meta.get("history") or []
+    last = history[-1]["val_loss"] if history else None
+    best = meta.get("best_val")
+    vocab = meta.get("vocab", "")
+    return {
+        "checkpoint": str(path),
+        "format": meta.get("format"),
+        "format_version": meta.get("version"),
+        "created_by": meta.get("created_by"),
+        "cell": m.get("cell", "rnn"),  # checkpoints from before cells were chosen are tanh RNNs
+        "hidden_size": m.get("hidden_size"),
+        "num_layers": m.get("num_layers"),
+        "skip": bool(m.get("skip", False)),
+        "parameters": int(sum(p.size for p in ckpt.params.values())),
+        "vocab_size": len(vocab),
+        "vocab": vocab,
+        "corpus": data.get("corpus"),
+        "corpus_sha256": data.get("sha256"),
+        "corpus_chars": data.get("chars"),
+        "steps": meta.get("step"),
+        "train_seconds": meta.get("train_seconds"),
+        "best_val_nats": best,
+        "best_val_bits": _bits(best),
+        "last_val_nats": last,
+        "last_val_bits": _bits(last),
+        "weights_only": bool(meta.get("weights_only", False)),
+        "config": {key: meta.get(key) for key in ("data", "model", "train")},
+    }
+
+
+def _loss(nats):
+    return "-" if nats is None else f"{nats:.4f} nats/char ({_bits(nats):.4f} bits/char)"
+
+
+def as_text(d):
+    """The description as aligned lines for a terminal."""
+    preview = d["vocab"][:VOCAB_PREVIEW] + ("..." if len(d["vocab"]) > VOCAB_PREVIEW else "")
+    seconds = d["train_seconds"]
+    layers = f"{d['num_layers']} x {d['hidden_size']} {d['cell'].upper()}"
+    rows = [
+        ("checkpoint", d["checkpoint"]),
+        ("format", f"{d['format']} version {d['format_version']}"
+                   + (" (weights only)" if d["weights_only"] else "")),
+        ("model", layers + (" with skip connections" if d["skip"] else "")),
+        ("parameters", f"{d['parameters']:,}"),
+        ("vocabulary", f"{d['vocab_size']} characters: {preview!r}"),
+        ("corpus", f"{d['corpus']} ({d['corpus_chars']:,} characters)"
+                   if d["corpus_chars"] is not None else str(d["corpus"])),
+        ("corpus sha256", str(d["corpus_sha256"])),
+        ("steps", str(d["steps"])),
+        ("training time", "-" if seconds is None else f"{seconds / 60:.1f} minutes"),
+        ("best val", _loss(d["best_val_nats"])),
+        ("last val", _loss(d["last_val_nats"])),
+    ]
+    lines = [f"{name:<14}{value}" for name, value in rows]
+    lines.append("config")
+    for section, values in d["config"].items():
+        for key, value in (values or {}).items():
+            lines.append(f"  {section}.{key} = {value}")
+    return "\n".join(lines)

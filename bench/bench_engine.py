@@ -23,6 +23,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -79,20 +80,22 @@ def parse_args(argv=None):
 
 # -- the two trainers --------------------------------------------------------
 
-def rnngen_trainer(args, corpus):
-    """The Trainer `rnngen train` would build for this shape (Adam 2e-3, clip 5)."""
+def rnngen_trainer(args, corpus, device=None):
+    """The Trainer `rnngen train` would build for this shape (Adam 2e-3, clip 5), on
+    ``device`` (rnngen.device.Device; the CPU when None)."""
     from rnngen import config
     from rnngen.training import Trainer
 
     cfg = config.Config()
     cfg.data.corpus = str(args.corpus)
+    cfg.train.output = os.path.join(tempfile.gettempdir(), "rnngen-bench.npz")  # never written
     cfg.model.hidden_size, cfg.model.num_layers = args.hidden, args.layers
     cfg.model.cell = args.cell
     t = cfg.train
     t.batch_size, t.seq_length = args.batch, args.seq
     t.optimizer, t.learning_rate, t.clip_value, t.clip_norm = "adam", 2e-3, 5.0, 0.0
     config.validate(cfg)
-    return Trainer(cfg, corpus)
+    return Trainer(cfg, corpus, device=device)
 
 
 def rnngen_step_fn(trainer, lr=2e-3):

@@ -13,7 +13,7 @@ from rnngen.device import CPU, Device
 from rnngen.engine import layers, model
 from rnngen.engine.backend import xp_of
 from rnngen.engine.spec import ModelSpec
-from rnngen.training import Trainer
+from rnngen import session
 
 FAKE = Device("fake", fakedevice)
 
@@ -55,7 +55,7 @@ def test_training_on_a_device_equals_the_cpu_with_the_same_masks(tmp_path, cell)
     text = corpus.text_corpus(make_text())
     runs = {}
     for name, where in (("cpu", CounterCPU("cpu", np)), ("fake", FAKE)):
-        trainer = Trainer(small_cfg(tmp_path / name, cell), text, dtype=np.float64,
+        trainer = session.start(small_cfg(tmp_path / name, cell), text, dtype=np.float64,
                           device=where)
         stats = list(trainer.run())
         runs[name] = (trainer, [s.loss for s in stats])
@@ -70,7 +70,7 @@ def test_training_on_a_device_equals_the_cpu_with_the_same_masks(tmp_path, cell)
 
 
 def test_a_training_step_reads_back_only_the_loss_and_the_norm(tmp_path):
-    trainer = Trainer(small_cfg(tmp_path, "lstm"), corpus.text_corpus(make_text()),
+    trainer = session.start(small_cfg(tmp_path, "lstm"), corpus.text_corpus(make_text()),
                       device=FAKE)
     inputs, targets, _ = trainer.batches.next(trainer.rng)
     assert isinstance(inputs, fakedevice.DeviceArray)  # batches gathered on the device
@@ -85,7 +85,7 @@ def test_checkpoints_cross_devices_both_ways(tmp_path, cell):
     """Trained on the device: the checkpoint is host NumPy, samples and scores the same
     on the CPU; a CPU checkpoint resumes on the device."""
     text = corpus.text_corpus(make_text())
-    trainer = Trainer(small_cfg(tmp_path, cell, steps=12), text, dtype=np.float64,
+    trainer = session.start(small_cfg(tmp_path, cell, steps=12), text, dtype=np.float64,
                       device=FAKE)
     list(trainer.run())
     ckpt = checkpoint.load(tmp_path / "m.npz")
@@ -101,7 +101,7 @@ def test_checkpoints_cross_devices_both_ways(tmp_path, cell):
               for where in (CPU, FAKE)]
     assert scores[0] == pytest.approx(scores[1], rel=1e-10)
 
-    resumed = Trainer(small_cfg(tmp_path, cell, steps=16), text, resume=ckpt, device=FAKE)
+    resumed = session.start(small_cfg(tmp_path, cell, steps=16), text, resume=ckpt, device=FAKE)
     assert resumed.step == 12 and isinstance(resumed.state, fakedevice.DeviceArray)
     assert list(resumed.run())[-1].step == 16
 

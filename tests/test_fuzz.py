@@ -12,7 +12,7 @@ from conftest import ROOT, edit_meta, make_text
 from rnngen import checkpoint, config, corpus, evaluation, generation
 from rnngen.cli import main
 from rnngen.errors import RnngenError
-from rnngen.training import Trainer
+from rnngen import session
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -74,7 +74,7 @@ def ckpt_bytes(tmp_path_factory):
     cfg = config.from_dict({"model": {"hidden_size": 8, "num_layers": 2},
                             "train": {"steps": 3, "batch_size": 2, "seq_length": 8,
                                       "eval_every": 3, "output": str(d / "m.npz")}})
-    trainer = Trainer(cfg, corpus.text_corpus(make_text(1000)))
+    trainer = session.start(cfg, corpus.text_corpus(make_text(1000)))
     list(trainer.run())
     return (d / "m.npz").read_bytes()
 

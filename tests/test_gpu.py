@@ -17,7 +17,7 @@ from rnngen.engine import model
 from rnngen.engine.gradcheck import relative_error
 from rnngen.engine.spec import ModelSpec
 from rnngen.errors import DeviceError
-from rnngen.training import Trainer
+from rnngen import session
 
 pytestmark = pytest.mark.gpu
 
@@ -106,20 +106,20 @@ def test_float32_training_losses_agree_over_20_steps(gpu, tmp_path, cell):
     text = corpus.text_corpus(make_text(20000))
     losses = {}
     for name, where in (("cpu", CounterCPU("cpu", np)), ("gpu", gpu)):
-        trainer = Trainer(_cfg(tmp_path / name, cell), text, device=where)
+        trainer = session.start(_cfg(tmp_path / name, cell), text, device=where)
         losses[name] = [s.loss for s in trainer.run()]
     np.testing.assert_allclose(losses["gpu"], losses["cpu"], atol=1e-4)
 
 
 def test_resume_on_the_gpu_is_bit_identical(gpu, tmp_path):
     text = corpus.text_corpus(make_text(20000))
-    straight = Trainer(_cfg(tmp_path / "a", "lstm"), text, device=gpu)
+    straight = session.start(_cfg(tmp_path / "a", "lstm"), text, device=gpu)
     list(straight.run())
-    first = Trainer(_cfg(tmp_path / "b", "lstm"), text, device=gpu)
+    first = session.start(_cfg(tmp_path / "b", "lstm"), text, device=gpu)
     for stats in first.run():
         if stats.step == 7:
             first.request_stop("test")
-    resumed = Trainer(_cfg(tmp_path / "b", "lstm"), text, device=gpu,
+    resumed = session.start(_cfg(tmp_path / "b", "lstm"), text, device=gpu,
                       resume=checkpoint.load(tmp_path / "b" / "m.npz"))
     list(resumed.run())
     for name, w in straight.params.items():

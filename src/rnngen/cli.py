@@ -126,7 +126,8 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
     character: the loss in nats/char divided by ln 2; lower is better), characters per second
     and the time left. Without a terminal (a log file), a plain line is printed now and then.
     """
-    from .training import Trainer, best_path  # keeps `sample` and `eval` start-up fast
+    from . import session  # keeps `sample` and `eval` start-up fast
+    from .training import best_path
 
     overrides = [config.parse_assignment(a) for a in assignments]
     for key, value in (("train.steps", steps), ("train.output", output),
@@ -145,7 +146,7 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
     text = corpus.load_corpus(cfg.data.corpus,
                               "--corpus" if corpus_name else "data.corpus in the config")
     _use_threads(threads)
-    trainer = Trainer(cfg, text, resume=resume_ckpt)
+    trainer = session.start(cfg, text, resume=resume_ckpt)
     n_params = sum(p.size for p in trainer.params.values())
     n_val = len(trainer.val_ids)
     say(f"rnngen: {text.source}: {len(trainer.train_ids):,} train / {n_val:,} val characters, "

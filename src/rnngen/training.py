@@ -13,11 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, allocator, checkpoint, evaluation, schema, threads
-from .device import select as select_device
+from . import __version__, checkpoint, evaluation
 from .engine import model, optim
-from .engine.spec import ModelSpec
-from .errors import CheckpointError, CorpusError, TrainingDiverged
+from .errors import CorpusError, TrainingDiverged
 
 
 @dataclass
@@ -87,77 +85,40 @@ def best_path(output):
 
 
 class Trainer:
-    """Trains a model on a corpus under a Config; resumes from a Checkpoint if given.
+    """Steps a model through its batches, validates and checkpoints (session.start
+    builds one: data, device, a fresh or resumed model, threads).
 
-    ``device`` (device.Device) defaults to the config's train.device; parameters,
-    optimizer state, the carried state and the training ids live there, and a
-    checkpoint copies them to the host.
+    Parameters, optimizer state, the carried state and the batches live on
+    ``device`` (device.Device); a checkpoint copies them to the host.
     """
 
-    def __init__(self, cfg, corpus, resume=None, dtype=np.float32, device=None):
-        self.cfg, self.corpus = cfg, corpus
+    def __init__(self, cfg, corpus, spec, params, batches, val_ids, rng, workers, device):
+        self.cfg, self.corpus, self.spec, self.params = cfg, corpus, spec, params
+        self.batches, self.val_ids, self.rng = batches, val_ids, rng
+        self.workers, self.device = workers, device
         t = cfg.train
-        self.device = device or select_device(t.device)
-        if self.device.is_host:
-            allocator.keep_freed_memory()
-        self.train_ids, self.val_ids = corpus.split(cfg.data.val_fraction)
-        self.batches = Batches(self.train_ids, t.batch_size, t.seq_length, self.device.xp)
-        if len(self.val_ids) < 2:
-            raise CorpusError(f"the validation split of {corpus.source} has fewer than 2 "
-                              "characters; raise data.val_fraction or use a longer corpus")
-        if t.eval_chars:
-            self.val_ids = self.val_ids[: t.eval_chars + 1]
-        self.rng = np.random.default_rng(t.seed)
-        m = cfg.model
-        self.spec = ModelSpec(len(corpus.vocab), m.hidden_size, m.num_layers, m.cell, m.skip)
-        self.params = self._to_device(model.init_params(self.spec, self.rng, m.init,
-                                                        m.init_scale, dtype))
-        self.state = model.zero_state(self.spec, t.batch_size, dtype, self.device.xp)
-        # thread groups split the CPU's cores; a device runs each batch in one piece
-        groups = threads.groups_for(t.batch_size, m.hidden_size) if self.device.is_host else 1
-        self.workers = threads.Workers(groups)
+        self.state = model.zero_state(spec, t.batch_size, params["Whh0"].dtype, device.xp)
         self.update = optim.RULES[t.optimizer]
         hyper = {k: getattr(t, k) for k in ("momentum", "beta1", "beta2", "decay_rate",
                                             "epsilon", "weight_decay")}
-        self.opt = {name: dict(hyper) for name in self.params}
+        self.opt = {name: dict(hyper) for name in params}
         self.step, self.history, self.best_val = 0, [], math.inf
         self.seconds = 0.0
         self.recent_losses = []  # training losses since the last validation
-        self.loss_ceiling = 10 * math.log(max(len(corpus.vocab), 2))  # see train_step
+        self.loss_ceiling = 10 * math.log(max(spec.vocab_size, 2))  # see train_step
         self._stop = None
-        checkpoint.check_writable(t.output)
-        if resume is not None:
-            try:
-                self._restore(resume)
-            except (KeyError, TypeError, ValueError, AttributeError) as e:
-                raise CheckpointError(f"cannot resume: the checkpoint lacks training state "
-                                      f"({type(e).__name__}: {e}); start a new run") from None
 
-    # -- resuming -------------------------------------------------------------
-    def _restore(self, ckpt):
-        m, meta = self.cfg.model, ckpt.meta
-        if meta.get("weights_only") or schema.missing_training_state(meta):
-            raise CheckpointError("cannot resume from an exported (weights-only) checkpoint: "
-                                  "it has no optimizer state; resume from the checkpoint "
-                                  "training wrote")
-        if meta["vocab"] != self.corpus.vocab.chars:
-            raise CheckpointError(
-                "cannot resume: the checkpoint's vocabulary differs from this corpus's "
-                f"({len(meta['vocab'])} vs {len(self.corpus.vocab)} characters); "
-                "train on the same corpus or start a new run")
-        for key, was in ckpt.spec.to_dict().items():
-            now = getattr(self.spec, key)
-            if was != now and key != "vocab_size":  # the vocabulary was compared above
-                raise CheckpointError(
-                    f"cannot resume: the checkpoint has model.{key} = {was} but the config "
-                    f"says {now}; use the config it was trained with")
-        if meta["train"]["optimizer"] != self.cfg.train.optimizer:
-            raise CheckpointError(
-                f"cannot resume: the checkpoint was trained with {meta['train']['optimizer']}, "
-                f"the config says {self.cfg.train.optimizer}; keep the optimizer to resume")
+    @property
+    def train_ids(self):
+        return self.batches.ids
+
+    def restore(self, ckpt):
+        """Take weights, optimizer state, position, RNG state and history from a
+        checkpoint that session.resume has found compatible."""
+        meta = ckpt.meta
         dtype = self.params["Whh0"].dtype
-        self.params = self._to_device({k: np.ascontiguousarray(v, dtype=dtype)
-                                       for k, v in ckpt.params.items()})
+        self.params = {k: self.device.to_device(np.ascontiguousarray(v, dtype=dtype))
+                       for k, v in ckpt.params.items()}
         for name, slots in ckpt.optimizer_state.items():
             for slot, value in slots.items():
                 self.opt[name][slot] = (self.device.to_device(np.array(value, dtype=dtype))
@@ -285,6 +246,3 @@ class Trainer:
 
     def save(self, path):
         checkpoint.save(path, self.checkpoint())
-
-    def _to_device(self, params):
-        return {k: self.device.to_device(v) for k, v in params.items()}

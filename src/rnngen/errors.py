@@ -31,3 +31,7 @@ class TrainingDiverged(RnngenError):
 
 class OptionError(RnngenError):
     """An option given to a library call is out of range."""
+
+
+class ReportError(RnngenError):
+    """A report cannot be written."""

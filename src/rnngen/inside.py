@@ -124,7 +124,7 @@ def look_inside(spec, params, vocab_chars, text, source="text"):
 # -- features of the text -------------------------------------------------------------
 
 FEATURES = {
-    "position in line": "characters since the last newline",
+    "position in line": "characters read since the last newline (0 on the newline)",
     "position in word": "letters since the word began (0 outside words)",
     "inside quotes": 'between an opening and a closing "',
     "inside brackets": "inside ( ), [ ] or { }",
@@ -157,6 +157,7 @@ def text_features(text):
             if c == '"':
                 quoted = not quoted
             depth = max(0, depth + (c in "([{") - (c in ")]}"))
+            column = 0 if c == "\n" else column + 1
             f["position in line"][t] = column
             f["position in word"][t] = word
             f["inside quotes"][t] = quoted
@@ -170,7 +171,6 @@ def text_features(text):
             f["space"][t] = c == " "
             f["end of line"][t] = c == "\n"
             f["punctuation"][t] = c in ".,;:!?'-"
-            column = 0 if c == "\n" else column + 1
             t += 1
     return f
 

@@ -105,16 +105,19 @@ def test_page_numbers_are_a_forward_pass(tmp_path, runner, cell):
 
 
 def test_page_is_a_few_mb_for_the_default_model_shape(tmp_path):
-    """3 x 512 units over 2,000 characters: int8 activations keep the page small."""
-    text = make_text(2600, seed=2)
-    vocab = Vocabulary(text)
-    spec = ModelSpec(len(vocab), 512, 3)
-    params = model.init_params(spec, np.random.default_rng(0))
-    ckpt = checkpoint.Checkpoint(spec, params, {"vocab": vocab.chars, "model": {}})
-    look = inside.look_inside(spec, params, vocab.chars, text)
-    assert len(look.text) == inside.PASSAGE_CHARS
+    """3 x 512 units over 2,000 characters (the default model's passage): the int8
+    activations keep the whole page under 5 MB."""
+    text = make_text(2000, seed=2)
+    ckpt = hand_built(tmp_path / "m.npz", text)
+    T, L, H, V = len(text), 3, 512, len(ckpt.vocab_chars)
+    rng = np.random.default_rng(0)
+    top_ids = np.argsort(rng.random((T, V)), axis=1)[:, :5]
+    look = inside.Inside(text, "test", np.tanh(rng.standard_normal((T, L, H))), top_ids,
+                         rng.random((T, 5)), np.r_[np.nan, rng.random(T - 1) * 5],
+                         inside.rank_units(rng.standard_normal((T, L, H)),
+                                           inside.text_features(text))[0], [])
     size = len(report.page(ckpt, look).encode("utf-8"))
-    assert size < 5 * 2**20, size
+    assert 3 * 2**20 < size < 5 * 2**20, size
 
 
 # -- the learning curves are the history ----------------------------------------------------
@@ -186,10 +189,11 @@ def test_train_report_is_written_at_every_validation_and_failure_is_only_a_warni
 
 # -- the planted unit -------------------------------------------------------------------------
 
-def planted_line_counter(text, unit=3, hidden=8, seed=0):
+def planted_line_counter(text, unit=3, hidden=8, seed=0, sign=1):
     """A tanh RNN whose unit ``unit`` counts characters since the last newline:
-    h = tanh(0.08 + h_prev) on every character but the newline, which drives it to -1.
-    The other units get random weights and never feed it."""
+    h = tanh(0.08 + h_prev) on every character but the newline, which drives it to -1
+    (with sign -1, all mirrored: it counts down). The other units get random weights
+    and never feed it."""
     vocab = Vocabulary(text)
     spec = ModelSpec(len(vocab), hidden, 1)
     rng = np.random.default_rng(seed)
@@ -197,19 +201,20 @@ def planted_line_counter(text, unit=3, hidden=8, seed=0):
     params["Whh0"][:, unit] = 0
     params["Whh0"][unit, :] = 0
     params["Whh0"][unit, unit] = 1.0
-    params["Wxh0"][:, unit] = 0.08
-    params["Wxh0"][vocab.index["\n"], unit] = -8.0
+    params["Wxh0"][:, unit] = 0.08 * sign
+    params["Wxh0"][vocab.index["\n"], unit] = -8.0 * sign
     params["bh0"][unit] = 0
     return spec, params, vocab
 
 
-def test_ranking_finds_a_unit_planted_to_track_line_position(tmp_path, runner):
+@pytest.mark.parametrize("sign", [1, -1])
+def test_ranking_finds_a_unit_planted_to_track_line_position(tmp_path, runner, sign):
     text = make_text(2000, seed=7)
-    spec, params, vocab = planted_line_counter(text)
+    spec, params, vocab = planted_line_counter(text, sign=sign)
     look = inside.look_inside(spec, params, vocab.chars, text)
     top = look.ranked[0]
     assert (top.layer, top.unit, top.feature) == (0, 3, "position in line")
-    assert top.r > 0.8
+    assert top.r * sign > 0.8
     assert dict(look.best_by_feature)["position in line"].unit == 3
     # the command line shows it first, in the page and in the terminal view
     hand_built(tmp_path / "p.npz", text, spec=spec, params=params)
@@ -237,15 +242,16 @@ def test_terminal_colours_follow_the_unit_and_plain_text_off_a_tty(tmp_path, run
     text = "ab\ncab\n" * 20
     spec, params, vocab = planted_line_counter(text, hidden=4, unit=1)
     look = inside.look_inside(spec, params, vocab.chars, text)
-    shown, legend = report.terminal_view(look, (0, 1), colour=True)
-    a = look.acts[:, 0, 1]
+    shown, legend = report.terminal_view(look, (0, 2), colour=True)
+    a = look.acts[:, 0, 2]  # a unit with random weights, well inside (-1, 1)
+    assert np.abs(a).max() < 0.9
     a = a / np.abs(a).max()
     found = re.findall(r"\x1b\[48;2;(\d+);(\d+);(\d+)m\x1b\[38;2;0;0;0m(.)", shown)
     assert "".join(c for *_, c in found) == text.replace("\n", "")
     expected = [report.shade(v) for v, c in zip(a, text) if c != "\n"]
     assert [tuple(map(int, rgb)) for *rgb, _ in found] == expected
-    assert "layer 0 unit 1" in legend
-    plain, _ = report.terminal_view(look, (0, 1), colour=False)
+    assert "layer 0 unit 2" in legend
+    plain, _ = report.terminal_view(look, (0, 2), colour=False)
     assert plain == text
     # through the command line (CliRunner's stdout is no terminal): plain text
     hand_built(tmp_path / "m.npz", text, spec=spec, params=params)

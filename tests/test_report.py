@@ -265,7 +265,7 @@ def test_terminal_colours_follow_the_unit_and_plain_text_off_a_tty(tmp_path, run
 
 def test_shade_is_white_at_zero_and_diverges():
     assert report.shade(0) == (255, 255, 255)
-    assert report.shade(1) == (178, 24, 43) and report.shade(-1) == (33, 102, 172)
+    assert report.shade(1) == (214, 96, 77) and report.shade(-1) == (67, 147, 195)
     assert report.shade(5) == report.shade(1)
 
 

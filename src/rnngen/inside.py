@@ -76,13 +76,14 @@ def validation_passage(ckpt):
     if text.sha256 != data.get("sha256", text.sha256):
         raise CorpusError(f"{text.source} is not the text this checkpoint was trained on "
                           "(its sha256 differs); pass --corpus to show it anyway")
-    return opening(text, text.split(data["val_fraction"])[1])
+    return opening(text, text.split(data["val_fraction"])[1], name)
 
 
-def opening(text, val_ids):
-    """(passage, source): the start of a corpus's validation ids (see choose_passage)."""
+def opening(text, val_ids, name):
+    """(passage, source): the start of a corpus's validation ids (see choose_passage);
+    name is the corpus as the config named it."""
     return (choose_passage(text.vocab.decode(val_ids[:PASSAGE_CHARS + 600])),
-            f"the validation split of {text.source}")
+            f"the start of the validation split of {name}")
 
 
 def choose_passage(text):

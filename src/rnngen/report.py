@@ -34,7 +34,7 @@ def beside(checkpoint_path):
 def for_training(trainer, path):
     """Write the report of a training run as it stands (``train --report``)."""
     ckpt = trainer.checkpoint()
-    text, source = inside.opening(trainer.corpus, trainer.val_ids)
+    text, source = inside.opening(trainer.corpus, trainer.val_ids, trainer.cfg.data.corpus)
     look = inside.look_inside(ckpt.spec, ckpt.params, ckpt.vocab_chars, text, source)
     output = trainer.cfg.train.output
     write(path, page(ckpt, look, name=output), reads=(output, trainer.corpus.source))
@@ -234,7 +234,7 @@ def samples(ckpt):
         text = "".join(generation.sample_chars(ckpt, prime, SAMPLE_CHARS, rng, temperature))
         out.append(f"<figure class=\"sample\"><figcaption>temperature {temperature}"
                    f"</figcaption><pre>{html.escape(text.strip(chr(10)))}</pre></figure>")
-    return (f"<p>{SAMPLE_CHARS} characters each, random seed {SAMPLE_SEED}, from the hidden "
+    return (f"<p class=\"note\">{SAMPLE_CHARS} characters each, random seed {SAMPLE_SEED}, from the hidden "
             "state training ended with (<code>rnngen sample --seed $'\\n' --n "
             f"{SAMPLE_CHARS} --temperature T --random-seed {SAMPLE_SEED}</code>).</p>"
             + "<div class=\"samples\">" + "".join(out) + "</div>")
@@ -290,7 +290,7 @@ def shade(v):
     """A value in [-1, 1] -> (r, g, b) on a diverging scale: blue, white at 0, red.
     The page's script has the same scale (templates/report.html, shade)."""
     v = max(-1.0, min(1.0, float(v)))
-    end = (178, 24, 43) if v > 0 else (33, 102, 172)
+    end = (214, 96, 77) if v > 0 else (67, 147, 195)  # light enough for black text
     return tuple(round(255 + (e - 255) * abs(v)) for e in end)
 
 

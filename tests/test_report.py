@@ -435,3 +435,23 @@ def test_page_in_headless_chromium(tmp_path, runner):
     for t in (0, 10, 100):
         expected = "rgb({}, {}, {})".format(*report.shade(acts[1, 5, t] / top))
         assert second[2][t] == expected
+
+
+def test_named_corpus_that_cannot_be_fetched_asks_for_corpus(tmp_path, runner, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    from conftest import edit_meta
+
+    text = make_text(500)
+    hand_built(tmp_path / "m.npz", text)
+    edit_meta(tmp_path / "m.npz", data={"corpus": "tinyshakespeare", "val_fraction": 0.1})
+    monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path / "corpora"))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    line = one_line_error(runner.invoke(main, ["report", "--checkpoint", str(tmp_path / "m.npz"),
+                                               "--output", str(tmp_path / "r.html")]))
+    assert "could not download tinyshakespeare" in line and "pass --corpus" in line

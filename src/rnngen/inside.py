@@ -72,7 +72,11 @@ def validation_passage(ckpt):
     if name not in corpora.NAMED and not Path(name).is_file():
         raise CorpusError(f"the corpus this checkpoint was trained on, {name}, is not there; "
                           "pass --corpus PATH (or - for stdin) with a passage to show")
-    text = corpora.load_corpus(name)
+    try:
+        text = corpora.load_corpus(name)  # a named corpus is downloaded, as eval does
+    except CorpusError as e:
+        raise CorpusError(f"{str(e).rstrip('.')}. Or pass --corpus PATH (or - for stdin) "
+                          "with a passage to show") from None
     if text.sha256 != data.get("sha256", text.sha256):
         raise CorpusError(f"{text.source} is not the text this checkpoint was trained on "
                           "(its sha256 differs); pass --corpus to show it anyway")

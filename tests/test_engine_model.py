@@ -227,3 +227,25 @@ def test_spec_param_shapes_follow_the_cell():
     assert ModelSpec(7, 5, 1, "rnn", skip=True).skip is False  # nothing to skip
     with pytest.raises(ValueError, match="unknown cell"):
         ModelSpec(7, 5, 1, "transformer")
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_layer_outputs_are_each_layers_h_at_every_step(cell, num_layers):
+    """layer_outputs against the sampler's one-step path, layer by layer, from a carried
+    state; its final state is forward's."""
+    from rnngen.engine.sampling import Stepper
+
+    rng = np.random.default_rng(1)
+    spec = ModelSpec(7, 5, num_layers, cell, skip=True)
+    params = model.init_params(spec, rng, dtype=np.float64)
+    inputs = rng.integers(0, 7, (6, 2))
+    s0 = rng.standard_normal(spec.state_shape(2)) * 0.3
+    outs, sT = model.layer_outputs(spec, params, inputs, s0)
+    assert len(outs) == num_layers and all(h.shape == (6, 2, 5) for h in outs)
+    stepper = Stepper(spec, params, s0, streams=2)
+    for t in range(6):
+        stepper.advance(inputs[t])
+        for l in range(num_layers):
+            np.testing.assert_allclose(outs[l][t], stepper.h[l], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sT, model.forward(spec, params, inputs, s0)[1], atol=1e-12)

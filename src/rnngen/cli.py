@@ -117,9 +117,12 @@ def _no_seed_in_train(ctx, param, value):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; messages only.")
 @click.option("--device", "device_name", type=click.Choice(device.DEVICES),
               help="Override train.device: cpu, or cuda (a GPU, through CuPy).")
+@click.option("--report", "with_report", is_flag=True,
+              help="Also write the HTML report beside the checkpoint (NAME.html) at every "
+                   "validation.")
 @threads_option("all of the BLAS's threads")
 def train(config_name, steps, output, seed, corpus_name, assignments, resume, quiet, threads,
-          device_name):
+          device_name, with_report):
     """Train a model as a YAML config describes, writing an .npz checkpoint.
 
     The progress shows the step, the training loss, the last validation loss, bpc (bits per
@@ -156,7 +159,7 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
                     if trainer.history else "")
         say(f"rnngen: resuming at step {trainer.step} of {t.steps}{last_val}")
     with _stop_on_signals(trainer):
-        _train_loop(trainer, quiet)
+        _train_loop(trainer, quiet, with_report)
     if trainer.stop_reason and trainer.step < t.steps:
         signum = trainer.stop_reason
         name = signal.Signals(signum).name
@@ -185,7 +188,7 @@ def _resume_command(config_name, steps, seed, corpus_name, assignments, output, 
     return shlex.join(args)
 
 
-def _train_loop(trainer, quiet):
+def _train_loop(trainer, quiet, with_report=False):
     """Report progress on stderr: a live bar on a terminal; otherwise (a log file) plain
     lines, no carriage returns, every PROGRESS_LINES-th of the run or PROGRESS_SECONDS."""
     from tqdm import tqdm
@@ -207,6 +210,8 @@ def _train_loop(trainer, quiet):
                        f"({stats.val_loss / math.log(2):.3f} bits/char), saved {stats.checkpoint}")
                 bar.write(msg, file=sys.stderr) if live else say(msg)
                 last_line = time.monotonic()
+                if with_report:
+                    _training_report(trainer, bar, live)
             elif not quiet and not live and (stats.step % every == 0
                                              or time.monotonic() - last_line >= PROGRESS_SECONDS):
                 say(f"step {stats.step}/{t.steps}: loss {stats.loss:.3f} val {val} bpc {bpc:.3f} "
@@ -217,6 +222,18 @@ def _train_loop(trainer, quiet):
             bar.update(1)
     finally:
         bar.close()
+
+
+def _training_report(trainer, bar, live):
+    """Best effort: a report that cannot be written is a warning, never the end of a run."""
+    from . import report
+
+    path = report.beside(trainer.cfg.train.output)
+    try:
+        report.for_training(trainer, path)
+    except Exception as e:  # noqa: BLE001 -- any failure, even a bug, must not stop training
+        msg = f"rnngen: warning: could not write the report {path}: {e}"
+        bar.write(msg, file=sys.stderr) if live else say(msg)
 
 
 class _stop_on_signals:
@@ -334,6 +351,63 @@ def export(ckpt_path, output):
     checkpoint.save(output, checkpoint.weights_only(ckpt))
     say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB, "
         f"from {os.path.getsize(ckpt_path) / 2**20:.1f} MiB)")
+
+
+# -- report -------------------------------------------------------------------
+
+def _layer_unit(ctx, param, value):
+    if value is None:
+        return None
+    parts = value.split(":")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise click.BadParameter(f"expected LAYER:UNIT as two whole numbers, e.g. 0:5; "
+                                 f"got {value!r}")
+    return int(parts[0]), int(parts[1])
+
+
+@main.command(name="report")
+@click.option("--checkpoint", "ckpt_path", default=None, show_default=SHIPPED_MODEL_HELP,
+              help="Checkpoint to report on.")
+@click.option("--corpus", "corpus_arg", default=None, metavar="PATH|-",
+              help="Text to look inside ('-' for stdin; its first 2,000 characters). Default: "
+                   "the start of the validation split of the checkpoint's corpus.")
+@click.option("--output", default="report.html", show_default=True,
+              help="Where to write the page ('-' for stdout).")
+@click.option("--unit", callback=_layer_unit, metavar="LAYER:UNIT",
+              help="The unit shown first, counted from 0. Default: the one that tracks a "
+                   "feature of the text best.")
+@click.option("--terminal", is_flag=True,
+              help="Print the passage shaded by the unit instead of writing the page "
+                   "(colours on a terminal, plain text otherwise).")
+def report_(ckpt_path, corpus_arg, output, unit, terminal):
+    """Write one self-contained HTML page: the run, learning curves, samples, and what
+    the network's units do over a passage."""
+    from . import inside, report
+
+    ckpt_path = _checkpoint_or_shipped(ckpt_path)
+    ckpt = checkpoint.load(ckpt_path)
+    corpus_path = None
+    if corpus_arg is None:
+        text, source = inside.validation_passage(ckpt)
+    elif corpus_arg == "-":
+        text, source = sys.stdin.read(), "stdin"
+    else:
+        corpus_path = corpus.resolve(corpus_arg)
+        text, source = corpus.read_text(corpus_path), str(corpus_path)
+    look = inside.look_inside(ckpt.spec, ckpt.params, ckpt.vocab_chars, text, source)
+    if terminal:
+        shown, legend = report.terminal_view(look, unit, colour=sys.stdout.isatty())
+        click.echo(shown)
+        say(f"rnngen: {legend}")
+        return
+    layer, index = look.check_unit(unit)
+    html = report.page(ckpt, look, (layer, index), name=ckpt_path)
+    if output == "-":
+        click.echo(html, nl=False)
+        return
+    report.write(output, html, reads=(ckpt_path, corpus_path))
+    say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB): {source}, "
+        f"unit {layer}:{index} shown first")
 
 
 # -- eval ---------------------------------------------------------------------

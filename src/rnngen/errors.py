@@ -35,3 +35,7 @@ class OptionError(RnngenError):
 
 class DeviceError(RnngenError):
     """The device asked for cannot be used (no CuPy, no GPU)."""
+
+
+class ReportError(RnngenError):
+    """A report cannot be written."""

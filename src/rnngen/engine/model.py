@@ -237,3 +237,23 @@ def zero_state(spec, batch_size, dtype=np.float32, xp=np):
 def outputs(spec, state):
     """The h part of a carried state (L, N, S*H) -> (L, N, H)."""
     return state[..., :spec.hidden_size]
+
+
+def layer_outputs(spec, params, inputs, s0):
+    """inputs (T, N) ids, s0 (L, N, S*H) -> [h (T, N, H) for each layer], sT (L, N, S*H).
+
+    What each layer emits at every step, as ``forward`` computes it without dropout
+    (for looking inside a model: the report's activations). It repeats forward's layer
+    loop rather than digging in its cache, whose layout is each cell's own affair.
+    """
+    cell = spec.cell_module
+    sT = np.empty_like(s0)
+    outs = []
+    for l in range(spec.num_layers):
+        if l == 0:
+            a, _ = layers.embedding_forward(inputs, params["Wxh0"] + params["bh0"])
+        else:
+            a, _ = layers.affine_forward(outs[-1], params[f"Wxh{l}"], params[f"bh{l}"])
+        h, sT[l], _ = cell.forward(a, s0[l], params[f"Whh{l}"], spec.layer_extras(params, l))
+        outs.append(h)
+    return outs, sT

@@ -1,0 +1,317 @@
+"""The HTML report: one self-contained page about a checkpoint (the run, its learning
+curves, samples, and what its units do over a passage), and the same activation view
+for a terminal.
+
+The page is ``templates/report.html`` with the parts filled in: the run table, the
+curves (SVG drawn here, so they are crisp and need no script) and the samples as
+HTML; the passage's numbers as one JSON blob that the page's script reads.
+"""
+import base64
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, generation, inside
+from .errors import ReportError
+
+SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
+SAMPLE_CHARS = 400
+SAMPLE_SEED = 1234  # the samples' random seed: the same checkpoint gives the same page
+
+
+def beside(checkpoint_path):
+    """Where ``train --report`` writes the page: NAME.html beside NAME.npz."""
+    return Path(checkpoint_path).with_suffix(".html")
+
+
+def for_training(trainer, path):
+    """Write the report of a training run as it stands (``train --report``)."""
+    ckpt = trainer.checkpoint()
+    text, source = inside.opening(trainer.corpus, trainer.val_ids, trainer.cfg.data.corpus)
+    look = inside.look_inside(ckpt.spec, ckpt.params, ckpt.vocab_chars, text, source)
+    output = trainer.cfg.train.output
+    write(path, page(ckpt, look, name=output), reads=(output, trainer.corpus.source))
+
+
+def page(ckpt, look, unit=None, name="checkpoint"):
+    """The whole page as a string. look: inside.Inside; unit (layer, index) shown first."""
+    layer, index = look.check_unit(unit)
+    parts = {
+        "title": html.escape(f"rnngen report: {name}"),
+        "name": html.escape(str(name)),
+        "version": html.escape(__version__),
+        "run": run_table(ckpt),
+        "curves": curves(ckpt.meta.get("history") or []),
+        "samples": samples(ckpt),
+        "source": html.escape(look.source),
+        "passage": "".join(f"<span>{html.escape(c)}</span>" for c in look.text),
+        "data": script_json(page_data(ckpt, look, (layer, index))),
+    }
+    template = resources.files("rnngen").joinpath("templates/report.html").read_text("utf-8")
+    # one pass, so text filled in (a sample, a passage) is never scanned for markers
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template)
+
+
+def write(path, text, reads=()):
+    """Write the page to path atomically (a browser reloading it never sees half a
+    page); refuses to overwrite any of the files ``reads`` (what it was made from)."""
+    path = Path(path)
+    for source in reads:
+        if source is not None and path.exists() and path.resolve() == Path(source).resolve():
+            raise ReportError(f"--output {path} is the file the report reads; "
+                              "choose another --output")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise ReportError(f"cannot write the report to {path}: {e.strerror or e}; check that "
+                          "its directory exists and is writable, or choose another --output") \
+            from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# -- the run ------------------------------------------------------------------------
+
+def run_table(ckpt):
+    """The model, corpus and training facts as an HTML table."""
+    meta, spec = ckpt.meta, ckpt.spec
+    data = meta.get("data") or {}
+    history = meta.get("history") or []
+    rows = [
+        ("model", f"{spec.describe()}: cell {spec.cell}, {spec.num_layers} layer(s) of "
+                  f"{spec.hidden_size} units, {spec.param_count():,} parameters"),
+        ("corpus", data.get("corpus", "not recorded")),
+        ("corpus size", f"{data['chars']:,} characters" if "chars" in data else "not recorded"),
+        ("vocabulary", f"{len(ckpt.vocab_chars)} characters: "
+                       + json.dumps(ckpt.vocab_chars, ensure_ascii=False)),
+        ("corpus sha256", data.get("sha256", "not recorded")),
+        ("steps", f"{meta['step']:,}" if "step" in meta else "not recorded"),
+        ("training time", _minutes(meta["train_seconds"]) if "train_seconds" in meta
+         else "not recorded"),
+    ]
+    if history:
+        rows.append(("final validation loss", _loss(history[-1]["val_loss"])
+                     + f" (step {history[-1]['step']:,})"))
+    if meta.get("best_val") is not None:
+        rows.append(("best validation loss", _loss(meta["best_val"])))
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                   for k, v in rows)
+    config = ""
+    for section in ("model", "train"):
+        settings = meta.get(section)
+        if isinstance(settings, dict):
+            config += "".join(
+                f"<tr><th>{section}.{html.escape(str(k))}</th>"
+                f"<td>{html.escape(json.dumps(v))}</td></tr>" for k, v in settings.items())
+    if config:
+        config = ("<details><summary>training configuration</summary>"
+                  f"<table class=\"facts\">{config}</table></details>")
+    return f"<table class=\"facts\">{body}</table>{config}"
+
+
+def _loss(nats):
+    return f"{nats:.4f} nats/char ({nats / math.log(2):.4f} bits/char)"
+
+
+def _minutes(seconds):
+    return f"{seconds / 60:.1f} minutes ({seconds:,.0f} s)"
+
+
+# -- learning curves ------------------------------------------------------------------
+
+PLOT = {"width": 460, "height": 280, "left": 60, "right": 16, "top": 16, "bottom": 44}
+SERIES = (("train_loss", "training", "#d9480f"), ("val_loss", "validation", "#1c7ed6"))
+
+
+def curves(history):
+    """Two SVG plots of the training and validation loss: against step and minutes."""
+    if not history:
+        return "<p>No loss history: the checkpoint has not been validated yet.</p>"
+    steps = [h["step"] for h in history]
+    minutes = [h["seconds"] / 60 for h in history]
+    return (curve_svg(steps, history, "step", "step")
+            + curve_svg(minutes, history, "training minutes", "minutes"))
+
+
+def curve_svg(xs, history, xlabel, kind):
+    """One plot: each series a polyline with a dot per point. The svg's data-*
+    attributes give the axis ranges and plot box, so a reader (a test) can map the
+    points back to numbers."""
+    p = PLOT
+    ys = [h[key] for h in history for key, _, _ in SERIES]
+    x0, x1 = _span(0.0, max(xs))
+    y0, y1 = _span(min(ys), max(ys))
+    w = p["width"] - p["left"] - p["right"]
+    hgt = p["height"] - p["top"] - p["bottom"]
+
+    def px(x):
+        return p["left"] + (x - x0) / (x1 - x0) * w
+
+    def py(y):
+        return p["top"] + (y1 - y) / (y1 - y0) * hgt
+
+    out = [f'<svg class="curve" data-kind="{kind}" viewBox="0 0 {p["width"]} {p["height"]}" '
+           f'width="{p["width"]}" height="{p["height"]}" data-x0="{x0!r}" data-x1="{x1!r}" '
+           f'data-y0="{y0!r}" data-y1="{y1!r}" data-box="{p["left"]} {p["top"]} {w} {hgt}" '
+           f'role="img" aria-label="loss against {xlabel}">',
+           f'<rect x="{p["left"]}" y="{p["top"]}" width="{w}" height="{hgt}" class="box"/>']
+    for x in _ticks(x0, x1):
+        out.append(f'<line x1="{px(x):.2f}" x2="{px(x):.2f}" y1="{p["top"]}" '
+                   f'y2="{p["top"] + hgt}" class="grid"/>'
+                   f'<text x="{px(x):.2f}" y="{p["top"] + hgt + 16}" class="tick" '
+                   f'text-anchor="middle">{_num(x)}</text>')
+    for y in _ticks(y0, y1):
+        out.append(f'<line x1="{p["left"]}" x2="{p["left"] + w}" y1="{py(y):.2f}" '
+                   f'y2="{py(y):.2f}" class="grid"/>'
+                   f'<text x="{p["left"] - 6}" y="{py(y) + 4:.2f}" class="tick" '
+                   f'text-anchor="end">{_num(y)}</text>')
+    out.append(f'<text x="{p["left"] + w / 2}" y="{p["height"] - 6}" class="label" '
+               f'text-anchor="middle">{html.escape(xlabel)}</text>'
+               f'<text transform="translate(14 {p["top"] + hgt / 2}) rotate(-90)" '
+               f'class="label" text-anchor="middle">loss (nats/char)</text>')
+    for i, (key, label, colour) in enumerate(SERIES):
+        points = " ".join(f"{px(x):.2f},{py(h[key]):.2f}" for x, h in zip(xs, history))
+        out.append(f'<polyline class="series" data-series="{key}" points="{points}" '
+                   f'fill="none" stroke="{colour}" stroke-width="2"/>')
+        for x, h in zip(xs, history):
+            out.append(f'<circle cx="{px(x):.2f}" cy="{py(h[key]):.2f}" r="2.5" '
+                       f'fill="{colour}"><title>{label} {h[key]:.4f} at step {h["step"]:,}, '
+                       f'{h["seconds"] / 60:.1f} min</title></circle>')
+        lx, ly = p["left"] + w - 110, p["top"] + 16 + 18 * i
+        out.append(f'<line x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" y2="{ly - 4}" '
+                   f'stroke="{colour}" stroke-width="2"/>'
+                   f'<text x="{lx + 24}" y="{ly}" class="tick">{label}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _span(lo, hi):
+    """An axis range holding [lo, hi] with a little room (never empty)."""
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.05 * (hi - lo)
+    return (lo if lo == 0 else lo - pad), hi + pad
+
+
+def _ticks(lo, hi, count=5):
+    """Round numbers (1, 2 or 5 x 10^k apart) within [lo, hi]."""
+    raw = (hi - lo) / count
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 5, 10) if m * step >= raw)
+    first = math.ceil(lo / step) * step
+    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def _num(x):
+    return f"{x:,.0f}" if abs(x) >= 100 or x == int(x) else f"{x:.2f}".rstrip("0")
+
+
+# -- samples --------------------------------------------------------------------------
+
+def samples(ckpt):
+    """Samples at SAMPLE_TEMPERATURES, each from the same fixed seed, primed with a
+    newline (a new line, or speech) when the vocabulary has one."""
+    prime = "\n" if "\n" in ckpt.vocab_chars else None
+    out = []
+    for temperature in SAMPLE_TEMPERATURES:
+        rng = np.random.default_rng(SAMPLE_SEED)
+        text = "".join(generation.sample_chars(ckpt, prime, SAMPLE_CHARS, rng, temperature))
+        out.append(f"<figure class=\"sample\"><figcaption>temperature {temperature}"
+                   f"</figcaption><pre>{html.escape(text.strip(chr(10)))}</pre></figure>")
+    return (f"<p class=\"note\">{SAMPLE_CHARS} characters each, random seed {SAMPLE_SEED}, from the hidden "
+            "state training ended with (<code>rnngen sample --seed $'\\n' --n "
+            f"{SAMPLE_CHARS} --temperature T --random-seed {SAMPLE_SEED}</code>).</p>"
+            + "<div class=\"samples\">" + "".join(out) + "</div>")
+
+
+# -- the passage's numbers ---------------------------------------------------------------
+
+def quantise(acts):
+    """acts (T, L, H) -> (int8 (L, H, T), scale (L, H)): each unit's values over the
+    passage as round(127 a / max|a|), so one unit's T values lie side by side and a
+    value is q * scale / 127, within scale / 254. A quarter of float32's size."""
+    scale = np.abs(acts).max(axis=0)  # (L, H)
+    safe = np.where(scale > 0, scale, 1.0)
+    q = np.rint(acts / safe * 127).astype(np.int8)
+    return np.ascontiguousarray(q.transpose(1, 2, 0)), scale
+
+
+def page_data(ckpt, look, unit):
+    q, scale = quantise(look.acts)
+    loss = [None if math.isnan(x) else round(float(x), 3) for x in look.loss]
+    return {
+        "vocab": ckpt.vocab_chars,
+        "layers": look.num_layers,
+        "hidden": look.hidden_size,
+        "length": len(look.text),
+        "acts": base64.b64encode(q.tobytes()).decode("ascii"),
+        "scale": [round(float(s), 6) for s in scale.reshape(-1)],
+        "top_ids": look.top_ids.tolist(),
+        "top_probs": np.round(look.top_probs, 4).tolist(),
+        "loss": loss,
+        "uniform_loss": math.log(len(ckpt.vocab_chars)),
+        "ranked": [_ranked(r) for r in look.ranked],
+        "by_feature": [_ranked(r) for _, r in look.best_by_feature],
+        "features": inside.FEATURES,
+        "unit": list(unit),
+    }
+
+
+def _ranked(r):
+    return {"layer": r.layer, "unit": r.unit, "feature": r.feature, "r": round(r.r, 3)}
+
+
+def script_json(data):
+    """JSON safe inside a <script> element: no raw '<' (so no '</script>' or '<!--'),
+    '>' or '&', and non-ASCII (U+2028 included) as escapes."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# -- the terminal view ----------------------------------------------------------------
+
+def shade(v):
+    """A value in [-1, 1] -> (r, g, b) on a diverging scale: blue, white at 0, red.
+    The page's script has the same scale (templates/report.html, shade)."""
+    v = max(-1.0, min(1.0, float(v)))
+    end = (214, 96, 77) if v > 0 else (67, 147, 195)  # light enough for black text
+    return tuple(round(255 + (e - 255) * abs(v)) for e in end)
+
+
+def terminal_view(look, unit, colour):
+    """The passage shaded by one unit's activation: ANSI 24-bit background colours when
+    colour is True, else the plain passage. Returns (text, a one-line legend)."""
+    layer, index = look.check_unit(unit)
+    a = look.acts[:, layer, index]
+    top = float(np.abs(a).max()) or 1.0
+    ranked = next((r for r in look.ranked if (r.layer, r.unit) == (layer, index)), None)
+    tracks = f", tracks {ranked.feature} (r = {ranked.r:+.2f})" if ranked else ""
+    legend = (f"layer {layer} unit {index}{tracks}; blue -{top:.2f} .. white 0 .. red "
+              f"+{top:.2f}")
+    if not colour:
+        return look.text, legend
+    out = []
+    for c, v in zip(look.text, a / top):
+        if c == "\n":  # end the colour before the line break, or it fills the line
+            out.append("\x1b[0m\n")
+            continue
+        r, g, b = shade(v)
+        out.append(f"\x1b[48;2;{r};{g};{b}m\x1b[38;2;0;0;0m{c}")
+    out.append("\x1b[0m")
+    return "".join(out), legend

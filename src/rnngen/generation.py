@@ -1,8 +1,11 @@
 """Sampling text from a checkpoint: seed handling, hidden state, decoding."""
 import math
+from dataclasses import dataclass
+
+import numpy as np
 
 from .corpus import Vocabulary
-from .engine import sampling
+from .engine import beam, sampling
 from .errors import OptionError
 
 
@@ -29,14 +32,109 @@ def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_
     """
     check_options(n, temperature, top_k, top_p)
     vocab = Vocabulary(ckpt.vocab_chars)
-    if seed:
-        seed_ids = vocab.encode(seed, what="the seed text")
-    else:
-        seed_ids = [int(rng.integers(len(vocab)))]
-    state = ckpt.state[:, 0, :] if saved_state and ckpt.state is not None else None
+    seed_ids = _seed_ids(vocab, seed, rng)
+    state = _start_state(ckpt, saved_state)
     yield vocab.decode(seed_ids)
     chars = vocab.chars
     for idx in sampling.generate(ckpt.spec, ckpt.params, seed_ids, n, rng, state, temperature,
                                  top_k, top_p):
         yield chars[idx]
 
+
+
+def _seed_ids(vocab, seed, rng):
+    """The seed's ids; with no seed, one character drawn uniformly with rng."""
+    if seed:
+        return vocab.encode(seed, what="the seed text")
+    return [int(rng.integers(len(vocab)))]
+
+
+def _start_state(ckpt, saved_state):
+    """One stream's starting state (L, S*H): stream 0 of training's last batch, or None."""
+    return ckpt.state[:, 0, :] if saved_state and ckpt.state is not None else None
+
+
+@dataclass
+class Sample:
+    """One generated text and, when scored, its log-probabilities under the model."""
+    seed: str  # the seed text (printed before the sample)
+    text: str  # the generated characters, after the seed
+    stopped: bool  # it ended at the stop text (included in text)
+    random_seed: int  # the seed of the generator this sample drew from
+    logprobs: list = None  # nats, one per character of text
+    seed_logprobs: list = None  # nats, one per seed character after the first
+
+    @property
+    def logprob(self):
+        return None if self.logprobs is None else _finite(math.fsum(self.logprobs))
+
+    def as_dict(self):
+        """A JSON-ready dict: non-finite numbers (a broken model) become null."""
+        return {"seed": self.seed, "text": self.text, "chars": len(self.text),
+                "logprob": self.logprob, "logprobs": _finite_list(self.logprobs),
+                "seed_logprobs": _finite_list(self.seed_logprobs), "stopped": self.stopped,
+                "random_seed": self.random_seed}
+
+
+def fresh_random_seed():
+    """A random seed for a run given none (it is reported with --json)."""
+    return int(np.random.default_rng().integers(2**62))
+
+
+def draw_samples(ckpt, seed, n, num_samples, random_seed, temperature=1.0, top_k=0, top_p=1.0,
+                 saved_state=True, stop="", scores=False):
+    """``num_samples`` samples drawn as one batch; sample i draws from its own
+    generator seeded with random_seed + i, in the order sample_chars draws, so it is
+    the text ``sample_chars`` gives with that seed (see sampling.generate_batch)."""
+    check_options(n, temperature, top_k, top_p)
+    vocab = Vocabulary(ckpt.vocab_chars)
+    rngs = [np.random.default_rng(random_seed + i) for i in range(num_samples)]
+    seeds = [_seed_ids(vocab, seed, rng) for rng in rngs]
+    stop_ids = _stop_ids(vocab, stop)
+    state = _start_state(ckpt, saved_state)
+    batch = sampling.generate_batch(ckpt.spec, ckpt.params, seeds, n, rngs, state, temperature,
+                                    top_k, top_p, stop_ids, scores)
+    samples = []
+    for i, seed_ids in enumerate(seeds):
+        ids, logprobs = batch.sample(i)
+        samples.append(_sample(ckpt, vocab, seed_ids, ids, bool(batch.stopped[i]),
+                               random_seed + i, logprobs, state, scores))
+    return samples
+
+
+def beam_samples(ckpt, seed, n, beams, num_samples, random_seed, saved_state=True, stop="",
+                 length_norm=False, no_repeat_ngram=0, scores=False):
+    """The ``num_samples`` best of a beam search with ``beams`` beams, best first.
+    random_seed only draws the first character when there is no seed."""
+    if not 1 <= num_samples <= beams:
+        raise OptionError(f"beam search keeps {beams} beams, so it cannot return "
+                          f"{num_samples}; ask for 1 to {beams}")
+    check_options(n, 0.0, 0, 1.0)
+    vocab = Vocabulary(ckpt.vocab_chars)
+    seed_ids = _seed_ids(vocab, seed, np.random.default_rng(random_seed))
+    state = _start_state(ckpt, saved_state)
+    found = beam.beam_search(ckpt.spec, ckpt.params, seed_ids, n, beams, state,
+                             _stop_ids(vocab, stop), length_norm, no_repeat_ngram)
+    return [_sample(ckpt, vocab, seed_ids, h.ids, h.stopped, random_seed, h.logprobs, state,
+                    scores) for h in found[:num_samples]]
+
+
+def _stop_ids(vocab, stop):
+    return vocab.encode(stop, what="the stop text") if stop else []
+
+
+def _sample(ckpt, vocab, seed_ids, ids, stopped, random_seed, logprobs, state, scores):
+    sample = Sample(vocab.decode(seed_ids), vocab.decode(ids), stopped, random_seed)
+    if scores:
+        sample.logprobs = [float(x) for x in logprobs]
+        sample.seed_logprobs = sampling.seed_log_probs(ckpt.spec, ckpt.params, seed_ids,
+                                                       state).tolist()
+    return sample
+
+
+def _finite(x):
+    return x if math.isfinite(x) else None
+
+
+def _finite_list(values):
+    return None if values is None else [_finite(float(x)) for x in values]

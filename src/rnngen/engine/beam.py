@@ -85,8 +85,7 @@ def beam_search(spec, params, seed_ids, n, beams, state=None, stop_ids=(), lengt
                 finished.append(Hypothesis(ids, lp, True, _score(lp, length_norm)))
         finished = sorted(finished, key=key, reverse=True)[:K]
         if not live.size or not np.isfinite(cand.flat[order[live[0]]]):
-            total[:] = -np.inf  # nothing can go on (every continuation blocked)
-            break
+            break  # nothing can go on (every continuation blocked): keep what there is
         parents, chars = parents[live], chars[live]
         total = cand.flat[order[live]]
         stepper.state = stepper.state[:, parents]

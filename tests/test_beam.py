@@ -112,7 +112,7 @@ def test_stop_ends_a_beam_at_the_first_occurrence():
         if not h.stopped:
             assert all(h.ids[i:i + 2] != stop for i in range(len(h.ids) - 1))
     assert found[0].stopped and len(found[0].ids) <= 12
-    assert found[0].logprob >= max(h.logprob for h in found if not h.stopped)
+    assert [h.score for h in found] == sorted((h.score for h in found), reverse=True)
 
 
 def test_length_norm_ranks_by_log_probability_per_character():

@@ -60,7 +60,7 @@ class Sample:
     seed: str  # the seed text (printed before the sample)
     text: str  # the generated characters, after the seed
     stopped: bool  # it ended at the stop text (included in text)
-    random_seed: int  # the seed of the generator this sample drew from
+    random_seed: int  # the seed of the generator this sample drew from (None: nothing drawn)
     logprobs: list = None  # nats, one per character of text
     seed_logprobs: list = None  # nats, one per seed character after the first
 
@@ -115,8 +115,9 @@ def beam_samples(ckpt, seed, n, beams, num_samples, random_seed, saved_state=Tru
     state = _start_state(ckpt, saved_state)
     found = beam.beam_search(ckpt.spec, ckpt.params, seed_ids, n, beams, state,
                              _stop_ids(vocab, stop), length_norm, no_repeat_ngram)
-    return [_sample(ckpt, vocab, seed_ids, h.ids, h.stopped, random_seed, h.logprobs, state,
-                    scores) for h in found[:num_samples]]
+    used = None if seed else random_seed  # beam search itself draws nothing
+    return [_sample(ckpt, vocab, seed_ids, h.ids, h.stopped, used, h.logprobs, state, scores)
+            for h in found[:num_samples]]
 
 
 def _stop_ids(vocab, stop):

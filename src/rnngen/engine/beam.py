@@ -36,11 +36,10 @@ def beam_search(spec, params, seed_ids, n, beams, state=None, stop_ids=(), lengt
     """Up to ``beams`` hypotheses continuing seed_ids (T0 >= 1 ids), best first.
 
     A beam that ends with stop_ids (matched within the generated ids) is set
-    aside as finished. The search ends after n characters, or once a finished
-    beam ranks above every running one (by total log-probability, running beams
-    can only fall; with length_norm, which ranks by the mean log-probability per
-    character, once K beams have finished and none still running ranks above the
-    worst of them, the usual heuristic). Beams = 1 is greedy decoding.
+    aside as finished. The search ends after n characters, or once K beams have
+    finished and no running one ranks above the worst of them (see _settled);
+    beams are ranked by total log-probability, or with length_norm by the mean
+    per character. Beams = 1 is greedy decoding.
     state is one stream's carried state (L, S*H), or zeros.
     """
     K, V, T0 = beams, spec.vocab_size, len(seed_ids)
@@ -96,7 +95,7 @@ def beam_search(spec, params, seed_ids, n, beams, state=None, stop_ids=(), lengt
         if grams is not None:
             grams.follow(parents, T0 + t)
         last, length = chars, t + 1
-        if finished and _settled(finished, total, length, K, length_norm):
+        if _settled(finished, total, length, K, length_norm):
             break
     running = [Hypothesis(hist[b, T0:T0 + length].tolist(), logprobs[b, :length].copy(), False,
                           _score(logprobs[b, :length], length_norm))
@@ -110,11 +109,13 @@ def _score(logprobs, length_norm):
 
 
 def _settled(finished, total, length, K, length_norm):
-    """True when no running beam can still overtake the finished ones."""
+    """True when K beams have finished and no running beam can still overtake the
+    worst of them: by total log-probability a running beam can only fall; by the
+    mean (length_norm) it could rise again, so there this is the usual heuristic."""
+    if len(finished) < K:
+        return False
     best_running = float(np.max(total))
-    if not length_norm:
-        return finished[0].score >= best_running
-    return len(finished) >= K and finished[-1].score >= best_running / length
+    return finished[-1].score >= (best_running / length if length_norm else best_running)
 
 
 class _Grams:

@@ -174,3 +174,15 @@ def test_batch_scores_are_the_forward_pass_log_probabilities(cell, kw):
         np.testing.assert_allclose(got, logp[len(seed) - 1:], rtol=1e-10)
         np.testing.assert_allclose(sampling.seed_log_probs(spec, params, seed, state),
                                    logp[:len(seed) - 1], rtol=1e-10)
+
+
+def test_a_stop_text_counts_only_in_the_generated_characters():
+    """The seed's last id and the first generated one make the stop text: no stop there."""
+    spec, params = build(V=4, H=8, L=1)
+    seed = [1, 3]
+    greedy = single(spec, params, seed, 40, 0, temperature=0)
+    batch = sampling.generate_batch(spec, params, [seed], 40, [np.random.default_rng(0)],
+                                    temperature=0, stop_ids=[seed[-1], greedy[0]])
+    ids, _ = batch.sample(0)
+    first = next((t + 2 for t in range(39) if greedy[t:t + 2] == [seed[-1], greedy[0]]), 40)
+    assert ids == greedy[:first] and len(ids) > 1

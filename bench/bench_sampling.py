@@ -7,8 +7,9 @@ both sides of a ratio alike:
       `rnngen sample --n 1000` (separate processes, as a user would run them),
       and the same inside one process (generation.draw_samples against
       generation.sample_chars 64 times: the engine alone, no start-up);
-  (b) `--beam 8 --n 1000` against one plain sample of `--n 1000`, in one
-      process (generation.beam_samples against generation.sample_chars).
+  (b) `--beam 8 --n 1000` against one plain sample of `--n 1000`, as two
+      processes and in one process (generation.beam_samples against
+      generation.sample_chars).
 
 It prints the median time of each and the median over rounds of each round's
 ratio. --singles S times S of the 64 single runs per round and counts them 64/S
@@ -70,7 +71,8 @@ def main(argv=None):
     def single(seed):
         return "".join(generation.sample_chars(ckpt, SEED, N_CHARS, np.random.default_rng(seed)))
 
-    rows = {name: [] for name in ("cli_batch", "cli_singles", "batch", "singles", "beam", "one")}
+    rows = {name: [] for name in ("cli_batch", "cli_singles", "cli_beam", "cli_one", "batch",
+                                  "singles", "beam", "one")}
     same = []
     for r in range(args.rounds):
         base = 1000 * r
@@ -79,6 +81,8 @@ def main(argv=None):
                                                         "--random-seed", str(base)]))
             rows["cli_singles"].append(scale * sum(
                 cli_seconds(args, ["--random-seed", str(base + i)]) for i in range(args.singles)))
+            rows["cli_beam"].append(cli_seconds(args, ["--beam", str(BEAMS)]))
+            rows["cli_one"].append(cli_seconds(args, ["--random-seed", str(base)]))
         t, batch = timed(lambda: generation.draw_samples(ckpt, SEED, N_CHARS, K, base))
         rows["batch"].append(t)
         t, singles = timed(lambda: [single(base + i) for i in range(args.singles)])
@@ -103,6 +107,9 @@ def main(argv=None):
         print(f"| {K} runs of `rnngen sample --n {N_CHARS}` | {med['cli_singles']:.2f} | "
               f"one `--num-samples {K}` | {med['cli_batch']:.2f} | "
               f"{ratio('cli_singles', 'cli_batch'):.1f}x faster |")
+        print(f"| `rnngen sample --beam {BEAMS} --n {N_CHARS}` | {med['cli_beam']:.2f} | "
+              f"one `rnngen sample --n {N_CHARS}` | {med['cli_one']:.2f} | "
+              f"{ratio('cli_beam', 'cli_one'):.2f}x the time |")
     print(f"| {K} x `sample_chars`, one process | {med['singles']:.2f} | "
           f"`draw_samples` of {K} | {med['batch']:.2f} | "
           f"{ratio('singles', 'batch'):.1f}x faster |")

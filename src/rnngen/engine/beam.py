@@ -88,7 +88,7 @@ def beam_search(spec, params, seed_ids, n, beams, state=None, stop_ids=(), lengt
         parents, chars = parents[live], chars[live]
         total = cand.flat[order[live]]
         stepper.state = stepper.state[:, parents]
-        hist[:, :T0 + t] = hist[parents, :T0 + t]
+        hist[:, T0:T0 + t] = hist[parents, T0:T0 + t]  # (the seed is the same in every row)
         hist[:, T0 + t] = chars
         logprobs[:, :t] = logprobs[parents, :t]
         logprobs[:, t] = logp[parents, chars]

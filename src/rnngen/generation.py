@@ -41,7 +41,6 @@ def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_
         yield chars[idx]
 
 
-
 def _seed_ids(vocab, seed, rng):
     """The seed's ids; with no seed, one character drawn uniformly with rng."""
     if seed:
@@ -85,7 +84,8 @@ def draw_samples(ckpt, seed, n, num_samples, random_seed, temperature=1.0, top_k
                  saved_state=True, stop="", scores=False):
     """``num_samples`` samples drawn as one batch; sample i draws from its own
     generator seeded with random_seed + i, in the order sample_chars draws, so it is
-    the text ``sample_chars`` gives with that seed (see sampling.generate_batch)."""
+    the text ``sample_chars`` gives with that seed, up to the rounding of a batched
+    product (see sampling.generate_batch)."""
     check_options(n, temperature, top_k, top_p)
     vocab = Vocabulary(ckpt.vocab_chars)
     rngs = [np.random.default_rng(random_seed + i) for i in range(num_samples)]
@@ -94,11 +94,11 @@ def draw_samples(ckpt, seed, n, num_samples, random_seed, temperature=1.0, top_k
     state = _start_state(ckpt, saved_state)
     batch = sampling.generate_batch(ckpt.spec, ckpt.params, seeds, n, rngs, state, temperature,
                                     top_k, top_p, stop_ids, scores)
-    samples = []
+    samples, seed_scores = [], {}  # one scoring of each distinct seed
     for i, seed_ids in enumerate(seeds):
         ids, logprobs = batch.sample(i)
         samples.append(_sample(ckpt, vocab, seed_ids, ids, bool(batch.stopped[i]),
-                               random_seed + i, logprobs, state, scores))
+                               random_seed + i, logprobs, state, scores, seed_scores))
     return samples
 
 
@@ -116,20 +116,24 @@ def beam_samples(ckpt, seed, n, beams, num_samples, random_seed, saved_state=Tru
     found = beam.beam_search(ckpt.spec, ckpt.params, seed_ids, n, beams, state,
                              _stop_ids(vocab, stop), length_norm, no_repeat_ngram)
     used = None if seed else random_seed  # beam search itself draws nothing
-    return [_sample(ckpt, vocab, seed_ids, h.ids, h.stopped, used, h.logprobs, state, scores)
-            for h in found[:num_samples]]
+    seed_scores = {}
+    return [_sample(ckpt, vocab, seed_ids, h.ids, h.stopped, used, h.logprobs, state, scores,
+                    seed_scores) for h in found[:num_samples]]
 
 
 def _stop_ids(vocab, stop):
     return vocab.encode(stop, what="the stop text") if stop else []
 
 
-def _sample(ckpt, vocab, seed_ids, ids, stopped, random_seed, logprobs, state, scores):
+def _sample(ckpt, vocab, seed_ids, ids, stopped, random_seed, logprobs, state, scores,
+            seed_scores):
     sample = Sample(vocab.decode(seed_ids), vocab.decode(ids), stopped, random_seed)
     if scores:
         sample.logprobs = [float(x) for x in logprobs]
-        sample.seed_logprobs = sampling.seed_log_probs(ckpt.spec, ckpt.params, seed_ids,
-                                                       state).tolist()
+        if sample.seed not in seed_scores:
+            seed_scores[sample.seed] = sampling.seed_log_probs(ckpt.spec, ckpt.params,
+                                                               seed_ids, state).tolist()
+        sample.seed_logprobs = seed_scores[sample.seed]
     return sample
 
 

@@ -207,11 +207,15 @@ def _nonneg_float(ctx, param, value):
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per sample: text, log-probabilities, seed, settings.")
 @click.option("-0", "--null", "null", is_flag=True,
-              help="End each sample with a NUL character instead of a newline.")
+              help="End each sample with a NUL character (no newline, no %% line).")
 @click.pass_context
 def sample(ctx, ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fresh_state,
            num_samples, beam, length_norm, no_repeat_ngram, stop, as_json, null):
-    """Generate text: the seed, then N sampled characters, streamed to stdout."""
+    """Generate text: the seed, then N sampled characters, streamed to stdout.
+
+    Several samples (--num-samples, or the best beams) are separated by a line
+    holding only %%, or each ends with NUL with -0.
+    """
     _check_sample_flags(ctx, temperature, top_k, top_p, num_samples, beam, length_norm,
                         no_repeat_ngram, stop, as_json, null)
     if seed_text == "-":

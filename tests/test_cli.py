@@ -202,3 +202,135 @@ def test_every_cell_trains_samples_evaluates_exports_and_resumes(tmp_path, text_
     assert result.exit_code == 0, result.output
     exported = checkpoint.load(tmp_path / "w.npz")
     assert exported.spec == ckpt.spec and not exported.optimizer_state
+
+
+# -- sample: several samples, beam search, --stop, --json ------------------------
+
+def sample_out(runner, ckpt, *args, input=None):
+    result = runner.invoke(main, ["sample", "--checkpoint", str(ckpt)] + list(args), input=input)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    return result.stdout
+
+
+def test_num_samples_equal_single_runs_with_seeds_s_plus_i(trained, runner):
+    ckpt, _ = trained
+    args = ["--seed", "KING:", "--n", "60", "--temperature", "0.8"]
+    many = sample_out(runner, ckpt, *args, "--num-samples", "4", "--random-seed", "10")
+    singles = [sample_out(runner, ckpt, *args, "--random-seed", str(10 + i)) for i in range(4)]
+    # a single run ends without a newline off a terminal; each of several ends with one
+    assert many.split("\n%%\n") == singles[:3] + [singles[3] + "\n"]
+    nul = sample_out(runner, ckpt, *args, "--num-samples", "4", "--random-seed", "10", "-0")
+    assert nul.split("\0") == [s.rstrip("\n") for s in singles] + [""]
+    assert len(set(singles)) == 4
+
+
+def test_beam_one_is_temperature_zero_and_beams_are_deterministic(trained, runner):
+    ckpt, _ = trained
+    args = ["--seed", "KING:", "--n", "80"]
+    greedy = sample_out(runner, ckpt, *args, "--temperature", "0")
+    assert sample_out(runner, ckpt, *args, "--beam", "1") == greedy
+    assert sample_out(runner, ckpt, *args, "--beam", "1", "--fresh-state") == \
+        sample_out(runner, ckpt, *args, "--temperature", "0", "--fresh-state")
+    three = sample_out(runner, ckpt, *args, "--beam", "4", "--num-samples", "3", "--json")
+    again = sample_out(runner, ckpt, *args, "--beam", "4", "--num-samples", "3", "--json")
+    lines = [json.loads(line) for line in three.splitlines()]
+    assert three == again and len(lines) == 3
+    assert [x["logprob"] for x in lines] == sorted((x["logprob"] for x in lines), reverse=True)
+    assert lines[0]["logprob"] >= json.loads(sample_out(runner, ckpt, *args, "--temperature",
+                                                        "0", "--json"))["logprob"] - 1e-9
+
+
+@pytest.mark.parametrize("mode", [["--random-seed", "3"], ["--top-k", "4", "--random-seed", "1"],
+                                  ["--beam", "3"]])
+def test_stop_ends_each_sample_at_the_first_occurrence(trained, runner, mode):
+    ckpt, _ = trained
+    args = ["--seed", "KING:", "--n", "400"] + mode
+    whole = sample_out(runner, ckpt, *args, "--num-samples", "3", "-0").split("\0")[:-1]
+    cut = sample_out(runner, ckpt, *args, "--num-samples", "3", "-0", "--stop", "\n\n")
+    for full, part in zip(whole, cut.split("\0")):
+        text = full[len("KING:"):]
+        end = text.find("\n\n")
+        if "--beam" not in mode:  # (beams that stop early rank differently)
+            assert part == "KING:" + (text[:end + 2] if end >= 0 else text)
+        made = part[len("KING:"):]
+        assert made.find("\n\n") in (-1, len(made) - 2)  # none, or only at the end
+    assert cut.split("\0")[0].endswith("\n\n")
+
+
+@pytest.mark.parametrize("mode", [[], ["--top-p", "0.9"], ["--beam", "3"]])
+def test_json_log_probabilities_equal_eval(trained, runner, tmp_path, mode):
+    """The sum of seed and sample log-probabilities from a zero state is eval's total."""
+    ckpt, _ = trained
+    out = sample_out(runner, ckpt, "--seed", "KING:\nThe", "--n", "120", "--json",
+                     "--fresh-state", "--random-seed", "5", "--num-samples", "2", *mode)
+    for line in out.splitlines():
+        s = json.loads(line)
+        assert len(s["logprobs"]) == len(s["text"]) == s["chars"] == 120
+        assert len(s["seed_logprobs"]) == len("KING:\nThe") - 1
+        assert s["logprob"] == pytest.approx(sum(s["logprobs"]))
+        path = tmp_path / "s.txt"
+        path.write_text(s["seed"] + s["text"], encoding="utf-8")
+        e = json.loads(runner.invoke(main, ["eval", "--checkpoint", str(ckpt), "--corpus",
+                                            str(path), "--json"]).stdout)
+        total = -e["nats_per_char"] * e["chars"]
+        assert sum(s["seed_logprobs"]) + s["logprob"] == pytest.approx(total, rel=1e-5)
+        assert s["settings"]["fresh_state"] and s["settings"]["n"] == 120
+        assert "NaN" not in line and "Infinity" not in line
+
+
+def test_json_reports_the_random_seed_that_repeats_a_sample(trained, runner):
+    ckpt, _ = trained
+    first = json.loads(sample_out(runner, ckpt, "--n", "40", "--json"))  # no --random-seed
+    again = json.loads(sample_out(runner, ckpt, "--n", "40", "--json", "--random-seed",
+                                  str(first["random_seed"])))
+    assert (again["seed"], again["text"]) == (first["seed"], first["text"])
+
+
+def test_sample_json_turns_non_finite_numbers_into_null():
+    from rnngen.generation import Sample
+    s = Sample("a", "bc", False, 1, [float("-inf"), -1.0], [float("nan")])
+    assert s.as_dict()["logprobs"] == [None, -1.0] and s.as_dict()["logprob"] is None
+    json.dumps(s.as_dict(), allow_nan=False)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--beam", "2", "--top-p", "0.9"], "--beam finds the most probable text"),
+    (["--beam", "2", "--top-k", "3"], "--top-k cannot apply"),
+    (["--beam", "2", "--temperature", "0.7"], "--temperature cannot apply"),
+    (["--beam", "2", "--num-samples", "3"], "must be at most 2"),
+    (["--length-norm"], "--length-norm steers beam search; use it with --beam"),
+    (["--no-repeat-ngram", "5"], "--no-repeat-ngram steers beam search"),
+    (["--stop", ""], "--stop needs a non-empty TEXT"),
+    (["--json", "-0"], "use one of them"),
+    (["--num-samples", "0"], "--num-samples"),
+    (["--beam", "0"], "--beam"),
+])
+def test_sample_combinations_that_make_no_sense(trained, runner, args, message):
+    ckpt, _ = trained
+    result = runner.invoke(main, ["sample", "--checkpoint", str(ckpt)] + args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stdout == ""
+    assert "Traceback" not in result.output
+
+
+def test_every_sensible_combination_runs_on_every_cell(tmp_path, text_file, runner):
+    from conftest import ROOT
+    for cell in ("rnn", "lstm", "gru"):
+        out = tmp_path / f"{cell}.npz"
+        assert runner.invoke(main, ["train", "--config", str(ROOT / "configs" / "tiny.yaml"),
+                                    "--corpus", str(text_file), "--set", f"model.cell={cell}",
+                                    "--set", "model.hidden_size=12", "--steps", "3",
+                                    "--output", str(out), "-q"]).exit_code == 0
+        for mode in (["--num-samples", "3", "--top-k", "3"], ["--top-p", "0.5", "--json"],
+                     ["--beam", "3", "--length-norm", "--no-repeat-ngram", "4", "--json"],
+                     ["--beam", "2", "--temperature", "0"], ["--temperature", "0", "-0"]):
+            for extra in ([], ["--fresh-state", "--seed", "KING"], ["--random-seed", "4"]):
+                text = sample_out(runner, out, "--n", "30", "--stop", "e", *mode, *extra)
+                assert text
+
+
+def test_stop_text_the_model_never_saw(trained, runner):
+    ckpt, _ = trained
+    result = runner.invoke(main, ["sample", "--checkpoint", str(ckpt), "--stop", "@"])
+    assert result.exit_code == 1 and "the stop text has 1 character(s)" in result.stderr

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rnngen.engine import model, sampling
+from rnngen.engine import layers, model, sampling
 from rnngen.engine.cells import CELLS
 from rnngen.engine.spec import ModelSpec
 
@@ -104,3 +104,85 @@ def test_skip_connections_reach_both_sampling_paths():
     logits, _, _ = model.forward(spec, params, np.array([[1], [2]] + [[i] for i in greedy[:-1]]),
                                  np.zeros((3, 1, 12)))
     assert greedy == [int(np.argmax(row)) for row in logits[1:, 0]]
+
+
+# -- many samples as one batch --------------------------------------------------
+
+def single(spec, params, seed, n, random_seed, state=None, **kw):
+    return list(sampling.generate(spec, params, seed, n, np.random.default_rng(random_seed),
+                                  state, **kw))
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("kw", [dict(), dict(temperature=0.6), dict(temperature=0),
+                                dict(top_k=3), dict(top_p=0.8, temperature=1.3)])
+def test_batch_equals_single_samples_with_seeds_s_plus_i(cell, kw):
+    """Stream i with generator seed S + i gives what one sample with seed S + i gives."""
+    spec, params = build(cell=cell, skip=True)
+    state = np.random.default_rng(3).standard_normal((3, spec.state_size)) * 0.5
+    seeds = [[1, 2, 3], [4, 2, 3], [1, 2, 3], [0, 0, 8]]  # rows may differ
+    S, K = 40, len(seeds)
+    batch = sampling.generate_batch(spec, params, seeds, 150, [np.random.default_rng(S + i)
+                                                               for i in range(K)], state, **kw)
+    for i in range(K):
+        ids, logprobs = batch.sample(i)
+        assert ids == single(spec, params, seeds[i], 150, S + i, state, **kw)
+        assert logprobs is None
+    if kw.get("temperature", 1) > 0:  # streams with the same seed still differ
+        assert batch.sample(0)[0] != batch.sample(2)[0]
+
+
+def test_batch_crosses_noise_blocks_like_a_single_sample():
+    spec, params = build(V=5, H=4, L=1)
+    n = sampling.BLOCK + 100
+    batch = sampling.generate_batch(spec, params, [[1], [2]], n,
+                                    [np.random.default_rng(7), np.random.default_rng(8)])
+    assert batch.sample(0)[0] == single(spec, params, [1], n, 7)
+    assert batch.sample(1)[0] == single(spec, params, [2], n, 8)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(top_k=4), dict(temperature=0)])
+def test_batch_stops_each_stream_at_the_first_occurrence(kw):
+    spec, params = build(V=4, H=8, L=2)
+    K, n = 6, 200
+    rngs = lambda: [np.random.default_rng(i) for i in range(K)]  # noqa: E731
+    full = sampling.generate_batch(spec, params, [[1, 2]] * K, n, rngs(), **kw)
+    stop = full.sample(0)[0][50:52]  # a pair stream 0 makes (maybe earlier too)
+    batch = sampling.generate_batch(spec, params, [[1, 2]] * K, n, rngs(), stop_ids=stop, **kw)
+    for i in range(K):
+        whole, (ids, _) = full.sample(i)[0], batch.sample(i)
+        first = next((t + 2 for t in range(n - 1) if whole[t:t + 2] == stop), None)
+        assert batch.stopped[i] == (first is not None)
+        assert ids == whole[:first or n]  # stopping changes nothing before the stop
+    assert batch.stopped.any()
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("kw", [dict(), dict(top_p=0.5)])
+def test_batch_scores_are_the_forward_pass_log_probabilities(cell, kw):
+    spec, params = build(cell=cell)
+    state = np.random.default_rng(3).standard_normal((3, spec.state_size)) * 0.5
+    seed = [5, 1, 2]
+    batch = sampling.generate_batch(spec, params, [seed] * 3, 30,
+                                    [np.random.default_rng(i) for i in range(3)], state,
+                                    scores=True, **kw)
+    for i in range(3):
+        ids, got = batch.sample(i)
+        seq = np.array(seed + ids)
+        logits, _, _ = model.forward(spec, params, seq[:-1, None], state[:, None, :])
+        logp = layers.log_probs(logits[:, 0])[np.arange(len(seq) - 1), seq[1:]]
+        np.testing.assert_allclose(got, logp[len(seed) - 1:], rtol=1e-10)
+        np.testing.assert_allclose(sampling.seed_log_probs(spec, params, seed, state),
+                                   logp[:len(seed) - 1], rtol=1e-10)
+
+
+def test_a_stop_text_counts_only_in_the_generated_characters():
+    """The seed's last id and the first generated one make the stop text: no stop there."""
+    spec, params = build(V=4, H=8, L=1)
+    seed = [1, 3]
+    greedy = single(spec, params, seed, 40, 0, temperature=0)
+    batch = sampling.generate_batch(spec, params, [seed], 40, [np.random.default_rng(0)],
+                                    temperature=0, stop_ids=[seed[-1], greedy[0]])
+    ids, _ = batch.sample(0)
+    first = next((t + 2 for t in range(39) if greedy[t:t + 2] == [seed[-1], greedy[0]]), 40)
+    assert ids == greedy[:first] and len(ids) > 1

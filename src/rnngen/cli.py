@@ -14,6 +14,7 @@ import time
 
 import click
 import numpy as np
+from click.core import ParameterSource
 
 from . import __version__, checkpoint, config, corpus, device, evaluation, generation, resources
 from .errors import RnngenError
@@ -295,18 +296,45 @@ def _nonneg_float(ctx, param, value):
 @click.option("--device", "device_name", type=click.Choice(device.DEVICES), default="cpu",
               show_default=True, help="Compute on the CPU or a GPU (cuda, through CuPy).")
 @threads_option("1 (one stream's products are too small to share)")
-def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fresh_state,
-           threads, device_name):
+@click.option("--num-samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Samples to draw, as one batch; sample i uses random seed + i. "
+                   "With --beam: how many of the best beams to print.")
+@click.option("--beam", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Beam search with K beams: the most probable text, deterministic.")
+@click.option("--length-norm", is_flag=True,
+              help="With --beam and --stop: rank beams by log-probability per character.")
+@click.option("--no-repeat-ngram", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --beam: never repeat a sequence of N characters (stops loops).")
+@click.option("--stop", default=None, metavar="TEXT",
+              help="End a sample where it first produces TEXT (included); --n still bounds it.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per sample: text, log-probabilities, seed, settings.")
+@click.option("-0", "--null", "null", is_flag=True,
+              help="End each sample with a NUL character (no newline, no %% line).")
+@click.pass_context
+def sample(ctx, ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fresh_state,
+           threads, device_name, num_samples, beam, length_norm, no_repeat_ngram, stop,
+           as_json, null):
     """Generate text: the seed, then N sampled characters, streamed to stdout.
 
-    A final newline is added only when stdout is a terminal, so pipes get the text as made.
+    A final newline is added only when stdout is a terminal, so pipes get the text as
+    made. Several samples (--num-samples, or the best beams) are separated by a line
+    holding only %%, or each ends with NUL with -0.
     """
+    _check_sample_flags(ctx, temperature, top_k, top_p, num_samples, beam, length_norm,
+                        no_repeat_ngram, stop, as_json, null, device_name)
     if seed_text == "-":
         if _stdin_is_terminal():
             say("rnngen: reading the seed text from stdin; end it with Ctrl-D")
         seed_text = sys.stdin.read()
     where = device.select(device_name)
-    ckpt = checkpoint.load(_checkpoint_or_shipped(ckpt_path))
+    ckpt_path = _checkpoint_or_shipped(ckpt_path)
+    ckpt = checkpoint.load(ckpt_path)
+    if beam or num_samples > 1 or stop is not None or as_json or null:
+        _use_threads(threads)
+        return _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_seed,
+                        fresh_state, num_samples, beam, length_norm, no_repeat_ngram, stop,
+                        as_json, null)
     rng = np.random.default_rng(random_seed)
     chars = generation.sample_chars(ckpt, seed_text, n, rng, temperature, top_k or 0,
                                     top_p or 1.0, saved_state=not fresh_state, device=where)
@@ -327,11 +355,81 @@ def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fres
             out.write("\n")
         out.flush()
     except BrokenPipeError:
-        # the reader (e.g. `head`) has gone: stop quietly, and keep Python's exit-time
-        # flush of stdout from raising again
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+        _reader_gone()
+
+
+def _reader_gone():
+    # the reader (e.g. `head`) has gone: stop quietly, and keep Python's exit-time
+    # flush of stdout from raising again
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
+SEPARATOR = "%%"  # the line between plain-text samples
+
+
+def _check_sample_flags(ctx, temperature, top_k, top_p, num_samples, beam, length_norm,
+                        no_repeat_ngram, stop, as_json, null, device_name="cpu"):
+    """Usage errors (exit 2) for combinations of sample's flags that make no sense."""
+    batched = beam or num_samples > 1 or stop is not None or as_json or null
+    if batched and device_name != "cpu":
+        raise click.UsageError("--beam, --num-samples, --stop, --json and -0 run on the CPU "
+                               "only for now; drop --device cuda")
+    given = ctx.get_parameter_source("temperature") != ParameterSource.DEFAULT
+    if beam:
+        sampling_flags = [f for f, on in (("--temperature", given and temperature > 0),
+                                          ("--top-k", top_k), ("--top-p", top_p)) if on]
+        if sampling_flags:
+            raise click.UsageError(
+                f"--beam finds the most probable text and draws nothing at random, so "
+                f"{' and '.join(sampling_flags)} cannot apply (they shape random draws); "
+                "drop one or the other")
+        if num_samples > beam:
+            raise click.UsageError(f"--beam {beam} keeps {beam} beams, so --num-samples "
+                                   f"(the best beams to print) must be at most {beam}")
+    else:
+        for flag, on in (("--length-norm", length_norm), ("--no-repeat-ngram", no_repeat_ngram)):
+            if on:
+                raise click.UsageError(f"{flag} steers beam search; use it with --beam K")
+    if stop == "":
+        raise click.UsageError("--stop needs a non-empty TEXT")
+    if as_json and null:
+        raise click.UsageError("--json writes one object per line; -0 is for plain text, "
+                               "so use one of them")
+
+
+def _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_seed,
+             fresh_state, num_samples, beam, length_norm, no_repeat_ngram, stop, as_json,
+             null):
+    """Several samples, a beam search, --stop or --json: written whole, one by one."""
+    if random_seed is None:
+        random_seed = generation.fresh_random_seed()
+    common = dict(n=n, num_samples=num_samples, random_seed=random_seed,
+                  saved_state=not fresh_state, stop=stop or "", scores=as_json)
+    if beam:
+        samples = generation.beam_samples(ckpt, seed_text, beams=beam, length_norm=length_norm,
+                                          no_repeat_ngram=no_repeat_ngram or 0, **common)
+        settings = dict(beam=beam, length_norm=length_norm, no_repeat_ngram=no_repeat_ngram)
+    else:
+        samples = generation.draw_samples(ckpt, seed_text, temperature=temperature,
+                                          top_k=top_k or 0, top_p=top_p or 1.0, **common)
+        settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
+    settings.update(checkpoint=str(ckpt_path), n=n, stop=stop, fresh_state=fresh_state)
+    out = sys.stdout
+    try:
+        for i, s in enumerate(samples):
+            if as_json:
+                line = dict(s.as_dict(), index=i, settings=settings)
+                out.write(json.dumps(line, allow_nan=False) + "\n")
+            elif null:
+                out.write(s.seed + s.text + "\0")
+            else:  # one sample ends as sample's plain text does; several end each line
+                end = "\n" if len(samples) > 1 or out.isatty() else ""
+                out.write((SEPARATOR + "\n" if i else "") + s.seed + s.text + end)
+            out.flush()
+    except BrokenPipeError:
+        _reader_gone()
 
 
 # -- export -------------------------------------------------------------------

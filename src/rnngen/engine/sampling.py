@@ -129,15 +129,17 @@ def generate(spec, params, seed_ids, n, rng, state=None, temperature=1.0, top_k=
         return
     logits = to_host(stepper.step(seed_ids[-1])[0])  # each choice is made on the host
     for i in range(n):
-        if temperature == 0:
-            idx = int(np.argmax(logits))
-        else:
-            cum = np.cumsum(next_probs(logits, temperature, top_k, top_p))
-            # searchsorted, unlike rng.choice, tolerates the NaNs of a broken model
-            idx = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")),
-                      cum.size - 1)
+        idx = int(np.argmax(logits)) if temperature == 0 else draw(logits, rng, temperature,
+                                                                    top_k, top_p)
         yield idx
         logits = to_host(stepper.step(idx)[0])
+
+
+def draw(logits, rng, temperature, top_k, top_p):
+    """One id drawn from next_probs(logits (V,), ...) with one rng.random()."""
+    cum = np.cumsum(next_probs(logits, temperature, top_k, top_p))
+    # searchsorted, unlike rng.choice, tolerates the NaNs of a broken model
+    return min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), cum.size - 1)
 
 
 BLOCK = 1024  # characters of noise drawn at a time
@@ -164,3 +166,109 @@ def _gumbel_sample(stepper, idx, n, rng, temperature):
         logits += noise[i % BLOCK]
         idx = int(logits.argmax())
         yield idx
+
+
+# -- many streams at once ------------------------------------------------------
+
+def primed(spec, params, seed_ids, state=None):
+    """A Stepper of K streams that has read all but the last of each stream's seed.
+
+    seed_ids (K, T0) with T0 >= 1, one row per stream (rows may differ); state is
+    one stream's carried state (L, S*H), shared by all, or zeros. Returns the
+    stepper and the last seed id of each stream (K,), still to be fed.
+    """
+    seed_ids = np.asarray(seed_ids, dtype=np.intp)
+    if seed_ids.ndim != 2 or seed_ids.shape[1] == 0:
+        raise ValueError("every stream needs at least one seed character")
+    K = seed_ids.shape[0]
+    if state is not None:
+        state = np.repeat(np.reshape(state, spec.state_shape(1)), K, axis=1)
+    stepper = Stepper(spec, params, state, streams=K)
+    for ids in seed_ids[:, :-1].T:  # one product per layer per step for all K streams
+        stepper.advance(ids)
+    return stepper, seed_ids[:, -1]
+
+
+def log_softmax_at(logits, ids):
+    """log softmax(logits)[i, ids[i]] for each row of logits (K, V), in float64."""
+    z = logits.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    return z[np.arange(len(ids)), ids] - np.log(np.exp(z).sum(axis=1))
+
+
+def seed_log_probs(spec, params, seed_ids, state=None):
+    """Log-probabilities (T0 - 1,) of seed_ids[1:], each given the ids before it and
+    the carried state (L, S*H) of one stream (or zeros): what eval scores."""
+    stepper = Stepper(spec, params, state)
+    out = np.zeros(max(len(seed_ids) - 1, 0))
+    for t in range(len(out)):
+        logits = stepper.step(seed_ids[t])
+        out[t] = log_softmax_at(logits, [seed_ids[t + 1]])[0]
+    return out
+
+
+class Batch:
+    """K samples: ids (K, n) (int32), lengths (K,) of each sample (shorter when it
+    stopped), stopped (K,) bool, logprobs (K, n) float64 under the model or None."""
+
+    def __init__(self, ids, lengths, stopped, logprobs):
+        self.ids, self.lengths, self.stopped, self.logprobs = ids, lengths, stopped, logprobs
+
+    def sample(self, i):
+        """The ids of sample i (a list) and their log-probabilities (an array or None)."""
+        n = int(self.lengths[i])
+        lp = None if self.logprobs is None else self.logprobs[i, :n]
+        return self.ids[i, :n].tolist(), lp
+
+
+def generate_batch(spec, params, seed_ids, n, rngs, state=None, temperature=1.0, top_k=0,
+                   top_p=1.0, stop_ids=(), scores=False):
+    """K samples drawn side by side, one product per layer per step for all of them.
+
+    seed_ids (K, T0): each stream's seed; rngs: one numpy Generator per stream.
+    Stream i consumes rngs[i] exactly as ``generate`` consumes its rng (Gumbel noise
+    in blocks of BLOCK characters, or one uniform per character), so with the same
+    seed, state and generator it yields the same text as a single ``generate``,
+    up to the rounding of a K-row product against a one-row one (which can only
+    matter in a near-tie). A stream stops after n characters or once its
+    characters end with stop_ids (included). With scores, each character's
+    log-probability under the model (temperature 1, no filtering) is recorded.
+    """
+    stepper, last = primed(spec, params, seed_ids, state)
+    K, V = len(last), spec.vocab_size
+    if len(rngs) != K:
+        raise ValueError(f"{K} streams need {K} generators, got {len(rngs)}")
+    ids = np.zeros((K, n), dtype=np.int32)
+    logprobs = np.zeros((K, n)) if scores else None
+    lengths = np.full(K, n)
+    stopped = np.zeros(K, dtype=bool)
+    stop = np.asarray(stop_ids, dtype=np.int32)
+    gumbel = temperature > 0 and top_k == 0 and top_p >= 1.0
+    by, out = stepper.by, stepper.logits
+    for t in range(n):
+        if gumbel:
+            if t % BLOCK == 0:  # (BLOCK, K, V), each stream's block drawn as generate draws it
+                noise = np.stack([(rng.gumbel(size=(BLOCK, V)) * temperature + by)
+                                  .astype(by.dtype) for rng in rngs], axis=1)
+            stepper.advance(last)
+            stepper.decode(out)
+            clean = out + by if scores else None
+            out += noise[t % BLOCK]
+            last = out.argmax(axis=1)
+        else:
+            clean = stepper.step(last)
+            if temperature == 0:
+                last = clean.argmax(axis=1)
+            else:
+                last = np.array([draw(row, rng, temperature, top_k, top_p)
+                                 for row, rng in zip(clean, rngs)])
+        ids[:, t] = last
+        if scores:
+            logprobs[:, t] = log_softmax_at(clean, last)
+        if stop.size and t + 1 >= stop.size:
+            hit = ~stopped & (ids[:, t + 1 - stop.size:t + 1] == stop).all(axis=1)
+            lengths[hit] = t + 1
+            stopped |= hit
+            if stopped.all():
+                break
+    return Batch(ids, lengths, stopped, logprobs)

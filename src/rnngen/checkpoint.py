@@ -168,7 +168,8 @@ def check_writable(path):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        # the name save() will use, so a name too long for its temp sibling fails now
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:

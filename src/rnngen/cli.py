@@ -13,7 +13,7 @@ import sys
 import click
 import numpy as np
 
-from . import __version__, checkpoint, config, corpus, evaluation, generation
+from . import __version__, checkpoint, config, corpus, evaluation, generation, lock, resources
 from .errors import RnngenError
 
 DEFAULT_CONFIG = "configs/shakespeare.yaml"
@@ -37,14 +37,52 @@ class Group(click.Group):
                 "train.seq_length, or use a machine with more memory") from None
 
 
+class _BestEffort:
+    """stderr for messages and progress: if it goes away (a closed pipe, `| head`,
+    /dev/full), writing stops and the run goes on; losing the display never loses
+    the run. Lines are written whole, so nothing is half-printed."""
+
+    def __init__(self):
+        self.dead = False
+
+    def write(self, text):
+        if not self.dead:
+            try:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+            except (OSError, ValueError, AttributeError):  # gone, closed, or None
+                self.dead = True
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+STDERR = _BestEffort()
+
+
 def say(message):
-    click.echo(message, err=True)
+    STDERR.write(f"{message}\n")
+
+
+def _fill_closed_std_fds():
+    """Point closed fds 0-2 at /dev/null, so no file rnngen opens gets fd 2 and
+    stray C-library messages never land in a checkpoint."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rnngen")
 def main():
     """Character-level recurrent language models in NumPy: train, sample, eval."""
+    _fill_closed_std_fds()
 
 
 # -- train --------------------------------------------------------------------
@@ -63,7 +101,7 @@ def main():
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; messages only.")
 def train(config_path, steps, output, seed, corpus_name, assignments, resume, quiet):
     """Train a model as a YAML config describes, writing an .npz checkpoint."""
-    from .training import Trainer, best_path  # keeps `sample` and `eval` start-up fast
+    from .training import best_path  # keeps `sample` and `eval` start-up fast
 
     overrides = [config.parse_assignment(a) for a in assignments]
     for key, value in (("train.steps", steps), ("train.output", output),
@@ -71,10 +109,28 @@ def train(config_path, steps, output, seed, corpus_name, assignments, resume, qu
         if value is not None:
             overrides.append((key, value))
     cfg = config.load(config_path, overrides)
+    resources.check_training(cfg, 1)  # absurd sizes, before any work (V is not known yet)
+    corpus_path = corpus.resolve(cfg.data.corpus)
+    for out in (cfg.train.output, best_path(cfg.train.output)):
+        lock.check_distinct(out, {"corpus": corpus_path, "config file": config_path},
+                            "the output" if out == cfg.train.output else "the best checkpoint")
+    checkpoint.check_writable(cfg.train.output)
+    with lock.OutputLock(cfg.train.output) as held:
+        if held.note:
+            say(f"rnngen: {held.note}")
+        _train_locked(cfg, corpus_path, config_path, steps, seed, corpus_name, assignments,
+                      resume, quiet)
+
+
+def _train_locked(cfg, corpus_path, config_path, steps, seed, corpus_name, assignments,
+                  resume, quiet):
+    from .training import Trainer, best_path
+
     resume_ckpt = None
     if resume is not None:
         resume_ckpt = checkpoint.load(resume or cfg.train.output)
-    text = corpus.load_corpus(cfg.data.corpus)
+    text = corpus.read_corpus(corpus_path)
+    resources.check_training(cfg, len(text.vocab))
     trainer = Trainer(cfg, text, resume=resume_ckpt)
     t = trainer.cfg.train
     n_params = sum(p.size for p in trainer.params.values())
@@ -118,7 +174,7 @@ def _train_loop(trainer, quiet):
     from tqdm import tqdm
 
     t = trainer.cfg.train
-    bar = tqdm(total=t.steps, initial=trainer.step, file=sys.stderr, disable=quiet,
+    bar = tqdm(total=t.steps, initial=trainer.step, file=STDERR, disable=quiet or STDERR.dead,
                unit="step", dynamic_ncols=True, smoothing=0.1)
     val = "-"
     try:
@@ -128,7 +184,7 @@ def _train_loop(trainer, quiet):
                 msg = (f"step {stats.step}: train {trainer.history[-1]['train_loss']:.4f}, "
                        f"val {stats.val_loss:.4f} nats/char "
                        f"({stats.val_loss / math.log(2):.3f} bits/char), saved {stats.checkpoint}")
-                bar.write(msg, file=sys.stderr) if not quiet else say(msg)
+                bar.write(msg, file=STDERR) if not quiet else say(msg)
             bar.set_postfix_str(f"loss {stats.loss:.3f} val {val} "
                                 f"bpc {stats.loss / math.log(2):.3f} "
                                 f"{stats.chars_per_sec / 1000:.1f}k char/s", refresh=False)
@@ -138,12 +194,16 @@ def _train_loop(trainer, quiet):
 
 
 class _stop_on_signals:
-    """While training, SIGINT and SIGTERM ask the trainer to checkpoint and stop.
+    """While training, the SIGNALS below ask the trainer to checkpoint and stop.
 
     A second signal gets the default behaviour, so a stuck run can still be killed.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    # every signal that ends a terminal session or a job, where the platform has it:
+    # Ctrl-C, kill, the terminal closing, Ctrl-backslash, a CPU-time limit
+    SIGNALS = tuple(getattr(signal, name) for name in
+                    ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGXCPU")
+                    if hasattr(signal, name))
 
     def __init__(self, trainer):
         self.trainer = trainer
@@ -198,10 +258,10 @@ def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fres
     if seed_text == "-":
         seed_text = sys.stdin.read()
     ckpt = checkpoint.load(ckpt_path)
+    out = _data_out(ckpt.vocab_chars)
     rng = np.random.default_rng(random_seed)
     chars = generation.sample_chars(ckpt, seed_text, n, rng, temperature, top_k or 0,
                                     top_p or 1.0, saved_state=not fresh_state)
-    out = sys.stdout
     try:
         pending = 0
         for c in chars:
@@ -212,12 +272,38 @@ def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fres
                 pending = 0
         out.write("\n")
         out.flush()
-    except BrokenPipeError:
-        # the reader (e.g. `head`) has gone: stop quietly, and keep Python's exit-time
-        # flush of stdout from raising again
+    except OSError as e:
+        _stdout_failed(e)
+
+
+def _data_out(chars=""):
+    """sys.stdout, checked before any work: open, and able to encode ``chars``."""
+    out = sys.stdout
+    if out is None:
+        raise RnngenError("stdout is closed; run with stdout open (redirect it to a file "
+                          "or a pipe)")
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        chars.encode(encoding)
+    except UnicodeEncodeError as e:
+        raise RnngenError(f"stdout's encoding ({encoding}) cannot write the model's character "
+                          f"{chars[e.start]!r}; set PYTHONIOENCODING=utf-8") from None
+    except LookupError:
+        pass
+    return out
+
+
+def _stdout_failed(error):
+    """A failed write to stdout: quiet exit 0 when the reader left (`| head`), else a
+    one-line error. Either way Python's exit-time flush must not raise again."""
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    if isinstance(error, BrokenPipeError):
         sys.exit(0)
+    raise RnngenError(f"cannot write to stdout: {error.strerror or error}")
 
 
 # -- export -------------------------------------------------------------------
@@ -228,6 +314,8 @@ def sample(ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed, fres
 @click.option("--output", required=True, help="Where to write the weights-only copy.")
 def export(ckpt_path, output):
     """Write a weights-only copy of a checkpoint (no optimizer state), for sharing."""
+    lock.check_distinct(output, {"checkpoint being exported": ckpt_path})
+    checkpoint.check_writable(output)
     ckpt = checkpoint.load(ckpt_path)
     checkpoint.save(output, checkpoint.weights_only(ckpt))
     say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB, "
@@ -245,18 +333,28 @@ def export(ckpt_path, output):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def eval_(ckpt_path, corpus_arg, as_json):
     """Measure how well a checkpoint predicts text: nats/char, bits/char, perplexity."""
+    out = _data_out()
     ckpt = checkpoint.load(ckpt_path)
     if corpus_arg is None:
         result, source = evaluation.checkpoint_score(ckpt), "validation split"
     else:
+        vocab = corpus.Vocabulary(ckpt.vocab_chars)
         if corpus_arg == "-":
-            text, source = sys.stdin.read(), "stdin"
+            ids, source = corpus.read_ids(sys.stdin.buffer, "stdin", vocab), "stdin"
         else:
             path = corpus.resolve(corpus_arg)
-            text, source = corpus.read_text(path), str(path)
-        result = evaluation.checkpoint_score(ckpt, text, source)
-    if as_json:
-        click.echo(json.dumps(dict(result.as_dict(), checkpoint=str(ckpt_path), text=source)))
+            ids, source = corpus.read_ids_from(path, vocab), str(path)
+        result = evaluation.checkpoint_score(ckpt, ids=ids, source=source)
+    if as_json:  # NaN and Infinity are not JSON: a number that is not finite is null
+        fields = {k: v if not isinstance(v, float) or math.isfinite(v) else None
+                  for k, v in result.as_dict().items()}
+        report = json.dumps(dict(fields, checkpoint=str(ckpt_path), text=source),
+                            allow_nan=False)
     else:
-        click.echo(f"nats/char   {result.nats:.4f}\nbits/char   {result.bits:.4f}\n"
-                   f"perplexity  {result.perplexity:.4f}\nchars       {result.chars}")
+        report = (f"nats/char   {result.nats:.4f}\nbits/char   {result.bits:.4f}\n"
+                  f"perplexity  {result.perplexity:.4f}\nchars       {result.chars}")
+    try:
+        out.write(report + "\n")
+        out.flush()
+    except OSError as e:
+        _stdout_failed(e)

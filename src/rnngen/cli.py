@@ -317,7 +317,8 @@ def export(ckpt_path, output):
     lock.check_distinct(output, {"checkpoint being exported": ckpt_path})
     checkpoint.check_writable(output)
     ckpt = checkpoint.load(ckpt_path)
-    checkpoint.save(output, checkpoint.weights_only(ckpt))
+    with lock.OutputLock(output):  # not while a training run writes it
+        checkpoint.save(output, checkpoint.weights_only(ckpt))
     say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB, "
         f"from {os.path.getsize(ckpt_path) / 2**20:.1f} MiB)")
 

@@ -246,7 +246,8 @@ def validate(cfg):
     _need(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
     _need(0 <= m.weight_drop < 1, "model.weight_drop", f"must be in [0, 1), got {m.weight_drop}")
     _need(m.init in INITS, "model.init", f"must be one of {', '.join(INITS)}, got {m.init!r}")
-    _need(m.init_scale > 0, "model.init_scale", f"must be > 0, got {m.init_scale}")
+    _need(math.isfinite(m.init_scale) and m.init_scale > 0, "model.init_scale",
+          f"must be > 0, got {m.init_scale}")
     for key in ("steps", "batch_size", "seq_length", "eval_every", "lr_decay_every"):
         value = getattr(t, key)
         _need(value >= 1, f"train.{key}", f"must be >= 1, got {value}")

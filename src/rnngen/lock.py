@@ -40,7 +40,9 @@ def check_distinct(output, inputs, what="--output"):
 
 
 def lock_path(output):
-    output = Path(output)
+    """.NAME.lock beside the file output names, symlinks followed: two spellings of
+    one output share one lock."""
+    output = Path(os.path.realpath(output))
     return output.with_name(f".{output.name}.lock")
 
 
@@ -48,7 +50,7 @@ class OutputLock:
     """An exclusive advisory lock on ``output`` for the life of a run (a context manager)."""
 
     def __init__(self, output):
-        self.path = lock_path(output)
+        self.output, self.path = output, lock_path(output)
         self.fd = None
         self.note = None if fcntl else "file locking is not available here; not locked"
 
@@ -67,7 +69,7 @@ class OutputLock:
             other = _read_pid(fd)
             os.close(fd)
             who = f"process {other}" if other else "another process"
-            raise CheckpointError(f"{self.path.with_name(self.path.name[1:-5])} is being "
+            raise CheckpointError(f"{self.output} is being "
                                   f"written by another rnngen run ({who}); wait for it "
                                   "to finish or choose another output path") from None
         except OSError:  # a file system without locks: run unlocked rather than not at all

@@ -102,7 +102,7 @@ def check_training(cfg, vocab_size, available=None):
     section, name = key.split(".")
     value = getattr(getattr(cfg, section), name)
     raise ConfigError(
-        f"{key} = {value} needs about {_size(need)} of memory ({term} dominate), more than "
+        f"{key} = {value} needs about {_size(need)} of memory (mostly {term}), more than "
         f"the {_size(have)} available; lower {key}")
 
 

@@ -46,10 +46,11 @@ class _Loader(yaml.SafeLoader):
             key = self.construct_object(key_node)
             line = key_node.start_mark.line + 1
             try:
-                first = seen.setdefault(key, line)
+                first = seen.get(key)
+                seen.setdefault(key, line)
             except TypeError:  # an unhashable key: the mapping's own error will say so
                 continue
-            if first != line:
+            if first is not None:
                 raise ConfigError(f"{self.source}: duplicate key '{key}' at lines {first} "
                                   f"and {line}; keep one of them")
         return super().construct_mapping(node, deep)

@@ -55,6 +55,10 @@ def score(params, ids, streams=64, seq_length=256, warmup=128, workers=None):
     length = int((ends - starts).max())
 
     def run(cols):  # the summed loss of the pieces in columns cols
+        with np.errstate(all="ignore"):  # weights that overflow score inf or nan, quietly
+            return _run(cols)
+
+    def _run(cols):
         h = model.zero_state(params, cols.stop - cols.start)
         total = 0.0
         for t0 in range(0, length, seq_length):
@@ -129,11 +133,12 @@ def _read_if_same(path, sha256, chars):
     except OSError as e:
         raise CorpusError(f"the checkpoint's corpus {path} cannot be opened "
                           f"({e.strerror or e}){ask}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise CorpusError(f"the checkpoint's corpus {path} is not a regular file, so it "
+                          f"cannot be checked against the checkpoint's record{ask}")
     with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise CorpusError(f"the checkpoint's corpus {path} is not a regular file, so it "
-                              f"cannot be checked against the checkpoint's record{ask}")
         if not chars <= info.st_size <= 4 * chars:
             raise CorpusError(f"the checkpoint's corpus {path} has changed (its size does not "
                               f"fit the {chars:,} characters recorded){ask}")

@@ -114,7 +114,8 @@ def train(config_path, steps, output, seed, corpus_name, assignments, resume, qu
     for out in (cfg.train.output, best_path(cfg.train.output)):
         lock.check_distinct(out, {"corpus": corpus_path, "config file": config_path},
                             "the output" if out == cfg.train.output else "the best checkpoint")
-    checkpoint.check_writable(cfg.train.output)
+    for out in (cfg.train.output, best_path(cfg.train.output)):
+        checkpoint.check_writable(out)
     with lock.OutputLock(cfg.train.output) as held:
         if held.note:
             say(f"rnngen: {held.note}")

@@ -93,3 +93,10 @@ def test_scoring_memory_stays_flat_as_the_text_grows():
     small, big = peak_of_scoring(params, 50_000), peak_of_scoring(params, 500_000)
     # the ids themselves are the caller's; scoring adds windows, not per-character arrays
     assert big - small < 100_000, (small, big)
+
+
+def test_sizes_are_checked_before_the_corpus_is_read(w, tmp_path):
+    # the corpus does not exist: a run sized first says so about its size, not the corpus
+    result = cli(["train", "--config", w.cfg, "--output", tmp_path / "m.npz",
+                  "--corpus", tmp_path / "missing.txt", "--set", "model.num_layers=100000000"])
+    assert_error(result, "model.num_layers = 100000000 needs about")

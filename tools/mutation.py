@@ -17,13 +17,12 @@ that must catch its mutants (keep them targeted: every mutant runs them once).
 import argparse
 import json
 import os
-import re
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,19 +67,18 @@ def run_module(module, tests, work, limit):
     except subprocess.TimeoutExpired:
         print(f"{module}: stopped after {limit} s; the mutants tested so far are counted",
               flush=True)
-    xml = subprocess.run(mutmut + ["junitxml"], cwd=work, env=env, capture_output=True,
-                         text=True).stdout
-    cases = ET.fromstring(xml).iter("testcase")
-    total, survivors = 0, []
-    for case in cases:
-        if case.find("skipped") is not None:  # untested (stopped early)
-            continue
-        total += 1
-        if case.find("failure") is not None:  # the mutant survived the tests
-            number = re.search(r"\d+", case.get("name", "")).group()
-            diff = subprocess.run(mutmut + ["show", number], cwd=work, env=env,
+    # mutmut's own cache says how each mutant fared (its junitxml is empty after a crash)
+    db = sqlite3.connect(cache)
+    rows = db.execute("SELECT id, status FROM Mutant").fetchall()
+    db.close()
+    tested = [(i, status) for i, status in rows if status not in ("untested", "skipped")]
+    survivors = []
+    for number, status in tested:
+        if status == "bad_survived":
+            diff = subprocess.run(mutmut + ["show", str(number)], cwd=work, env=env,
                                   capture_output=True, text=True).stdout
             survivors.append((number, diff.strip()))
+    total = len(tested)
     return total - len(survivors), total, survivors
 
 

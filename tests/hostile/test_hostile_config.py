@@ -182,3 +182,23 @@ def test_hostile_set_values(w, tmp_path, value, fragment):
                   "--output", out, "--corpus", w.text])
     line = assert_error(result, fragment)
     assert len(line) < 300 and not out.exists()
+
+
+@pytest.mark.parametrize("aliases, refused_", [(100, False), (101, True)])  # as documented
+def test_the_alias_limit_is_exact(w, tmp_path, aliases, refused_):
+    text = "train:\n  seed: &s 1\n  steps: 2\n" + "".join(
+        f"x{i}: *s\n" for i in range(aliases))
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    result = cli(["train", "--config", path, "--corpus", w.text, "--output", tmp_path / "m.npz"])
+    if refused_:
+        assert_error(result, "more than 100 YAML aliases")
+    else:  # within the limit, the next error is the unknown section, not the aliases
+        assert_error(result, "unknown section 'x0'")
+
+
+def test_every_schedule_is_accepted(w, tmp_path):
+    for schedule in config.SCHEDULES:
+        assert config.from_dict({"train": {"lr_schedule": schedule}}).train.lr_schedule \
+            == schedule
+    assert set(config.SCHEDULES) == {"constant", "step", "cosine"}  # as the README lists

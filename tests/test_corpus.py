@@ -109,3 +109,28 @@ def test_named_corpus_download_is_checked_and_kept(tmp_path, monkeypatch):
     with pytest.raises(CorpusError, match="expected 0000"):
         corpus.resolve("tampered")
     assert not (tmp_path / "tampered.txt").exists()
+
+
+@pytest.mark.parametrize("size, dtype", [(1, np.uint8), (256, np.uint8), (257, np.uint16),
+                                         (65536, np.uint16), (65537, np.uint32)])
+def test_ids_take_the_narrowest_dtype_at_its_boundary(size, dtype):
+    # code points from U+0100 up, skipping the surrogates
+    chars = "".join(chr(0x100 + i + (0x800 if 0x100 + i >= 0xD800 else 0)) for i in range(size))
+    vocab = corpus.Vocabulary(chars)
+    assert vocab.dtype == dtype
+    assert vocab.decode(vocab.encode(chars[-3:])) == chars[-3:]
+
+
+def test_vocabularies_compare_by_their_characters():
+    assert corpus.Vocabulary("ab") == corpus.Vocabulary("ba")
+    assert corpus.Vocabulary("ab") != corpus.Vocabulary("abc")
+    assert corpus.Vocabulary("ab") != "ab"
+
+
+def test_unknown_characters_are_listed_up_to_ten():
+    vocab = corpus.Vocabulary("a")
+    with pytest.raises(VocabularyError) as e:
+        vocab.encode("a" + "bcdefghijklm")
+    message = str(e.value)
+    assert "12 character(s)" in message and "'k', 'l' and 2 more" not in message
+    assert "'k' and 2 more" in message and "'l'" not in message

@@ -137,6 +137,8 @@ def load(path):
                               "or pass --checkpoint with an existing .npz")
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a directory; pass a .npz file")
+    if not path.is_file():  # a FIFO or a device: opening it could wait for ever
+        raise CheckpointError(f"checkpoint {path} is not a regular file; pass a .npz file")
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
@@ -177,7 +179,8 @@ def check_writable(path):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        # the name save() will use, so a name too long for its temp sibling fails now
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
@@ -233,6 +236,8 @@ def _read(npz, path):
                     w is not None and w != d for w, d in zip(shape, arr.shape)):
                 raise schema.SchemaError(f"array {name!r} is {arr.dtype} {arr.shape}, "
                                          f"expected floats of shape {shape}")
+            if not name.startswith("opt/") and not np.isfinite(arr).all():
+                raise schema.SchemaError(f"array {name!r} holds values that are not finite")
             arrays[name] = arr
         missing = [k for k in expected if k.startswith("param/") and k not in arrays]
         if missing:

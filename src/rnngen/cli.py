@@ -16,7 +16,8 @@ import click
 import numpy as np
 from click.core import ParameterSource
 
-from . import __version__, checkpoint, config, corpus, device, evaluation, generation, resources
+from . import (__version__, checkpoint, config, corpus, device, evaluation, generation, lock,
+               resources, sizing)
 from .errors import RnngenError
 from .threads import set_thread_count, single_threaded
 
@@ -52,8 +53,45 @@ class Group(click.Group):
                 formatter.write_dl(rows)
 
 
+class _BestEffort:
+    """stderr for messages and progress: if it goes away (a closed pipe, `| head`,
+    /dev/full), writing stops and the run goes on; losing the display never loses
+    the run. Lines are written whole, so nothing is half-printed."""
+
+    def __init__(self):
+        self.dead = False
+
+    def write(self, text):
+        if not self.dead:
+            try:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+            except (OSError, ValueError, AttributeError):  # gone, closed, or None
+                self.dead = True
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+STDERR = _BestEffort()
+
+
 def say(message):
-    click.echo(message, err=True)
+    STDERR.write(f"{message}\n")
+
+
+def _fill_closed_std_fds():
+    """Point closed fds 0-2 at /dev/null, so no file rnngen opens gets fd 2 and
+    stray C-library messages never land in a checkpoint."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
 
 
 @click.group(cls=Group, invoke_without_command=True,
@@ -66,6 +104,7 @@ def main(ctx):
     Start with `rnngen sample --seed "ROMEO:" --n 500 --temperature 0.7` (the shipped model)
     or `rnngen train --config shakespeare.yaml` (`rnngen configs` lists the shipped configs).
     """
+    _fill_closed_std_fds()
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
@@ -85,6 +124,13 @@ def _use_threads(n):
 
 def _stdin_is_terminal():
     return sys.stdin.isatty()
+
+
+def _stderr_is_terminal():
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # None (closed at start) or closed since
+        return False
 
 
 def _checkpoint_or_shipped(path):
@@ -130,8 +176,7 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
     character: the loss in nats/char divided by ln 2; lower is better), characters per second
     and the time left. Without a terminal (a log file), a plain line is printed now and then.
     """
-    from . import session  # keeps `sample` and `eval` start-up fast
-    from .training import best_path
+    from .training import best_path  # keeps `sample` and `eval` start-up fast
 
     overrides = [config.parse_assignment(a) for a in assignments]
     for key, value in (("train.steps", steps), ("train.output", output),
@@ -139,18 +184,40 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
                        ("train.device", device_name)):
         if value is not None:
             overrides.append((key, value))
-    cfg = config.load(resources.find_config(config_name), overrides)
+    config_path = resources.find_config(config_name)
+    cfg = config.load(config_path, overrides)
     t = cfg.train
     resources.check_output_allowed(t.output, "--output" if output else "--output or train.output")
-    say(f"rnngen: checkpoints go to {t.output} (the best by validation: {best_path(t.output)})")
-    say(f"rnngen: sample from it with: rnngen sample --checkpoint {shlex.quote(t.output)}")
+    sizing.check_training(cfg, 1)  # absurd sizes, before any work (V is not known yet)
+    corpus_path = corpus.resolve(cfg.data.corpus)
+    for out in (t.output, best_path(t.output)):
+        lock.check_distinct(out, {"corpus": corpus_path, "config file": config_path},
+                            "the output" if out == t.output else "the best checkpoint")
+        checkpoint.check_writable(out)
+    with lock.OutputLock(t.output) as held:  # one live writer per output
+        if held.note:
+            say(f"rnngen: {held.note}")
+        _train_locked(cfg, corpus_path, config_name, steps, seed, corpus_name, assignments,
+                      resume, quiet, threads, with_report)
+
+
+def _train_locked(cfg, corpus_path, config_name, steps, seed, corpus_name, assignments,
+                  resume, quiet, threads, with_report):
+    from . import session
+    from .training import best_path
+
+    t = cfg.train
     resume_ckpt = None
     if resume is not None:
         resume_ckpt = checkpoint.load(resume or t.output)
-    text = corpus.load_corpus(cfg.data.corpus,
+    text = corpus.read_corpus(corpus_path,
                               "--corpus" if corpus_name else "data.corpus in the config")
+    sizing.check_training(cfg, len(text.vocab))
     _use_threads(threads)
     trainer = session.start(cfg, text, resume=resume_ckpt)
+    # said once the run is sure to start, so an error before it stays one line
+    say(f"rnngen: checkpoints go to {t.output} (the best by validation: {best_path(t.output)})")
+    say(f"rnngen: sample from it with: rnngen sample --checkpoint {shlex.quote(t.output)}")
     n_params = sum(p.size for p in trainer.params.values())
     n_val = len(trainer.val_ids)
     say(f"rnngen: {text.source}: {len(trainer.train_ids):,} train / {n_val:,} val characters, "
@@ -195,8 +262,8 @@ def _train_loop(trainer, quiet, with_report=False):
     from tqdm import tqdm
 
     t = trainer.cfg.train
-    live = not quiet and sys.stderr.isatty()
-    bar = tqdm(total=t.steps, initial=trainer.step, file=sys.stderr, disable=not live,
+    live = not quiet and not STDERR.dead and _stderr_is_terminal()
+    bar = tqdm(total=t.steps, initial=trainer.step, file=STDERR, disable=not live or STDERR.dead,
                unit="step", dynamic_ncols=True, smoothing=0.1)
     # after a resume, the last validation loss is the checkpoint's
     val = f"{trainer.history[-1]['val_loss']:.3f}" if trainer.history else "-"
@@ -209,7 +276,7 @@ def _train_loop(trainer, quiet, with_report=False):
                 msg = (f"step {stats.step}: train {trainer.history[-1]['train_loss']:.4f}, "
                        f"val {stats.val_loss:.4f} nats/char "
                        f"({stats.val_loss / math.log(2):.3f} bits/char), saved {stats.checkpoint}")
-                bar.write(msg, file=sys.stderr) if live else say(msg)
+                bar.write(msg, file=STDERR) if live else say(msg)
                 last_line = time.monotonic()
                 if with_report:
                     _training_report(trainer, bar, live)
@@ -234,7 +301,7 @@ def _training_report(trainer, bar, live):
         report.for_training(trainer, path)
     except Exception as e:  # noqa: BLE001 -- any failure, even a bug, must not stop training
         msg = f"rnngen: warning: could not write the report {path}: {e}"
-        bar.write(msg, file=sys.stderr) if live else say(msg)
+        bar.write(msg, file=STDERR) if live else say(msg)
 
 
 class _stop_on_signals:
@@ -243,7 +310,11 @@ class _stop_on_signals:
     A second signal gets the default behaviour, so a stuck run can still be killed.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    # every signal that ends a terminal session or a job, where the platform has it:
+    # Ctrl-C, kill, the terminal closing, Ctrl-backslash, a CPU-time limit
+    SIGNALS = tuple(getattr(signal, name) for name in
+                    ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGXCPU")
+                    if hasattr(signal, name))
 
     def __init__(self, trainer):
         self.trainer = trainer
@@ -330,6 +401,7 @@ def sample(ctx, ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed,
     where = device.select(device_name)
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     ckpt = checkpoint.load(ckpt_path)
+    out = _data_out(ckpt.vocab_chars)
     if beam or num_samples > 1 or stop is not None or as_json or null:
         _use_threads(threads)
         return _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_seed,
@@ -338,7 +410,6 @@ def sample(ctx, ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed,
     rng = np.random.default_rng(random_seed)
     chars = generation.sample_chars(ckpt, seed_text, n, rng, temperature, top_k or 0,
                                     top_p or 1.0, saved_state=not fresh_state, device=where)
-    out = sys.stdout
     _use_threads(threads)
     # one stream's (1, H) x (H, H) products run faster on one BLAS thread than on two
     blas = contextlib.nullcontext() if threads is not None else single_threaded()
@@ -354,16 +425,38 @@ def sample(ctx, ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed,
         if out.isatty():
             out.write("\n")
         out.flush()
-    except BrokenPipeError:
-        _reader_gone()
+    except OSError as e:
+        _stdout_failed(e)
 
 
-def _reader_gone():
-    # the reader (e.g. `head`) has gone: stop quietly, and keep Python's exit-time
-    # flush of stdout from raising again
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(0)
+def _data_out(chars=""):
+    """sys.stdout, checked before any work: open, and able to encode ``chars``."""
+    out = sys.stdout
+    if out is None:
+        raise RnngenError("stdout is closed; run with stdout open (redirect it to a file "
+                          "or a pipe)")
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        chars.encode(encoding)
+    except UnicodeEncodeError as e:
+        raise RnngenError(f"stdout's encoding ({encoding}) cannot write the model's character "
+                          f"{chars[e.start]!r}; set PYTHONIOENCODING=utf-8") from None
+    except LookupError:
+        pass
+    return out
+
+
+def _stdout_failed(error):
+    """A failed write to stdout: quiet exit 0 when the reader left (`| head`), else a
+    one-line error. Either way Python's exit-time flush must not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    if isinstance(error, BrokenPipeError):
+        sys.exit(0)
+    raise RnngenError(f"cannot write to stdout: {error.strerror or error}")
 
 
 SEPARATOR = "%%"  # the line between plain-text samples
@@ -416,7 +509,7 @@ def _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_se
                                           top_k=top_k or 0, top_p=top_p or 1.0, **common)
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
     settings.update(checkpoint=str(ckpt_path), n=n, stop=stop, fresh_state=fresh_state)
-    out = sys.stdout
+    out = sys.stdout  # checked by _data_out before any work
     try:
         for i, s in enumerate(samples):
             if as_json:
@@ -428,8 +521,8 @@ def _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_se
                 end = "\n" if len(samples) > 1 or out.isatty() else ""
                 out.write((SEPARATOR + "\n" if i else "") + s.seed + s.text + end)
             out.flush()
-    except BrokenPipeError:
-        _reader_gone()
+    except OSError as e:
+        _stdout_failed(e)
 
 
 # -- export -------------------------------------------------------------------
@@ -441,12 +534,12 @@ def _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_se
 def export(ckpt_path, output):
     """Write a weights-only copy of a checkpoint (no optimizer state), for sharing."""
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
-    if os.path.exists(output) and os.path.samefile(output, ckpt_path):
-        raise click.UsageError("--output is the checkpoint being exported; "
-                               "name another file, so the original is kept")
+    lock.check_distinct(output, {"checkpoint being exported": ckpt_path})
     resources.check_output_allowed(output, "--output")
+    checkpoint.check_writable(output)
     ckpt = checkpoint.load(ckpt_path)
-    checkpoint.save(output, checkpoint.weights_only(ckpt))
+    with lock.OutputLock(output):  # not while a training run writes it
+        checkpoint.save(output, checkpoint.weights_only(ckpt))
     say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB, "
         f"from {os.path.getsize(ckpt_path) / 2**20:.1f} MiB)")
 
@@ -528,6 +621,7 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
 
     bits/char is nats/char divided by ln 2; perplexity is e to the nats/char.
     """
+    out = _data_out()
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     where = device.select(device_name)
     ckpt = checkpoint.load(ckpt_path)
@@ -535,23 +629,37 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
     skipped = 0
     if corpus_arg is None:
         result, source = evaluation.checkpoint_score(ckpt, device=where), "validation split"
-    else:
+    elif skip_unknown:  # the whole text in memory, less what the model never saw
         if corpus_arg == "-":
             text, source = sys.stdin.read(), "stdin"
         else:
             path = corpus.resolve(corpus_arg)
             text, source = corpus.read_text(path, "--corpus"), str(path)
-        if skip_unknown:
-            text, skipped = corpus.Vocabulary(ckpt.vocab_chars).drop_unknown(text)
+        text, skipped = corpus.Vocabulary(ckpt.vocab_chars).drop_unknown(text)
         result = evaluation.checkpoint_score(ckpt, text, source, device=where)
+    else:  # streamed: memory is the ids, not the text
+        vocab = corpus.Vocabulary(ckpt.vocab_chars)
+        if corpus_arg == "-":
+            ids, source = corpus.read_ids(sys.stdin.buffer, "stdin", vocab), "stdin"
+        else:
+            path = corpus.resolve(corpus_arg)
+            ids, source = corpus.read_ids_from(path, vocab), str(path)
+        result = evaluation.checkpoint_score(ckpt, ids=ids, source=source, device=where)
     extra = {"skipped": skipped} if skip_unknown else {}
-    if as_json:
-        click.echo(json.dumps(dict(result.as_dict(), checkpoint=str(ckpt_path), text=source,
-                                   **extra)))
+    if as_json:  # NaN and Infinity are not JSON: a number that is not finite is null
+        fields = {k: v if not isinstance(v, float) or math.isfinite(v) else None
+                  for k, v in result.as_dict().items()}
+        report = json.dumps(dict(fields, checkpoint=str(ckpt_path), text=source, **extra),
+                            allow_nan=False)
     else:
-        click.echo(f"nats/char   {result.nats:.4f}\nbits/char   {result.bits:.4f}\n"
-                   f"perplexity  {result.perplexity:.4f}\nchars       {result.chars}"
-                   + (f"\nskipped     {skipped}" if skip_unknown else ""))
+        report = (f"nats/char   {result.nats:.4f}\nbits/char   {result.bits:.4f}\n"
+                  f"perplexity  {result.perplexity:.4f}\nchars       {result.chars}"
+                  + (f"\nskipped     {skipped}" if skip_unknown else ""))
+    try:
+        out.write(report + "\n")
+        out.flush()
+    except OSError as e:
+        _stdout_failed(e)
 
 
 # -- info, configs --------------------------------------------------------------

@@ -6,6 +6,7 @@ key, a wrong type or an out-of-range value is a ConfigError naming key and file.
 import dataclasses
 import difflib
 import math
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,56 @@ from .engine.optim import RULES
 from .errors import ConfigError
 
 SCHEDULES = ("constant", "step", "cosine")
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; this bounds /dev/zero
+MAX_ALIASES = 100  # YAML aliases expanded per document; bounds "billion laughs"
+_show = reprlib.Repr()  # values in messages: a huge or deeply nested one stays one line
+_show.maxstring, _show.maxother, _show.maxlevel = 60, 60, 3
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load that refuses duplicate keys and bounds alias expansion."""
+
+    source = "config"
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases = getattr(self, "aliases", 0) + 1
+            if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise ConfigError(f"{self.source}: more than {MAX_ALIASES} YAML aliases "
+                                  f"(at line {mark.line + 1}); a config needs none: "
+                                  "write the values out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+                seen.setdefault(key, line)
+            except TypeError:  # an unhashable key: the mapping's own error will say so
+                continue
+            if first is not None:
+                raise ConfigError(f"{self.source}: duplicate key '{key}' at lines {first} "
+                                  f"and {line}; keep one of them")
+        return super().construct_mapping(node, deep)
+
+
+def _parse_yaml(text, source):
+    """One YAML document through _Loader; ConfigError for syntax errors."""
+    loader = _Loader(text)
+    loader.source = source
+    try:
+        return loader.get_single_data()
+    except RecursionError:
+        raise ConfigError(f"{source}: the YAML is nested too deeply; a config is two "
+                          "levels: section, then key") from None
+    finally:
+        loader.dispose()
 
 
 @dataclass
@@ -97,7 +148,7 @@ def _coerce(value, typ, where):
         return value
     if isinstance(value, bool) or not isinstance(value, typ):
         got = "null" if value is None else type(value).__name__
-        raise ConfigError(f"{where} must be {typ.__name__}, got {got} {value!r}")
+        raise ConfigError(f"{where} must be {typ.__name__}, got {got} {_show.repr(value)}")
     return value
 
 
@@ -125,7 +176,7 @@ def from_dict(data, source="config", name="model"):
                           f"({', '.join(SECTIONS)}), got {type(data).__name__}")
     for section, values in data.items():
         if section not in SECTIONS:
-            raise ConfigError(f"{source}: unknown section '{section}'"
+            raise ConfigError(f"{source}: unknown section {_show.repr(section)}"
                               f"{_suggest(str(section), list(SECTIONS))}")
         if values is None:
             continue
@@ -142,7 +193,12 @@ def load(path, overrides=()):
     """Read a YAML config file, apply (dotted key, value) overrides, validate."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:  # at most a bounded read: the path may be /dev/zero
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config {path} is larger than {MAX_CONFIG_BYTES // 1024} KiB "
+                              "(or an endless device); pass --config with a YAML file")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; pass --config with a YAML file "
                           "or the name of a shipped config (rnngen configs lists them)") from None
@@ -153,7 +209,7 @@ def load(path, overrides=()):
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = _parse_yaml(text, str(path))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -178,7 +234,7 @@ def parse_assignment(text):
     if not sep or not key.strip():
         raise ConfigError(f"--set expects key=value (e.g. train.steps=100), got {text!r}")
     try:
-        value = yaml.safe_load(raw)
+        value = _parse_yaml(raw, f"--set {key.strip()}")
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
@@ -204,7 +260,8 @@ def validate(cfg):
     _need(m.init in cell.INITS, "model.init",
           f"{m.init!r} is not defined for the {cell.TITLE} cell; use one of "
           f"{', '.join(cell.INITS)}")
-    _need(m.init_scale > 0, "model.init_scale", f"must be > 0, got {m.init_scale}")
+    _need(math.isfinite(m.init_scale) and m.init_scale > 0, "model.init_scale",
+          f"must be > 0, got {m.init_scale}")
     for key in ("steps", "batch_size", "seq_length", "eval_every", "lr_decay_every"):
         value = getattr(t, key)
         _need(value >= 1, f"train.{key}", f"must be >= 1, got {value}")

@@ -8,6 +8,7 @@ in chunks, so memory stays near one byte per character for large files.
 import codecs
 import hashlib
 import os
+import stat
 import tempfile
 import urllib.error
 import urllib.request
@@ -59,12 +60,29 @@ class Vocabulary:
         """text -> ids (compact dtype); VocabularyError naming unknown characters."""
         missing = self.unknown(text)
         if missing:
-            shown = ", ".join(repr(c) for c in missing[:10])
-            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-            raise VocabularyError(
-                f"{what} has {len(missing)} character(s) the model never saw: {shown}{more}; "
-                "remove them or train on a corpus that contains them")
+            raise self._unknown_error(missing, what)
         return self._encode_known(text)
+
+    @staticmethod
+    def _unknown_error(missing, what):
+        shown = ", ".join(repr(c) for c in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        return VocabularyError(
+            f"{what} has {len(missing)} character(s) the model never saw: {shown}{more}; "
+            "remove them or train on a corpus that contains them")
+
+    def unknown_code_points(self, cps):
+        """The code points in cps (uint32) missing from the vocabulary, in order of first use."""
+        if self._table is None:
+            self._encode_known("")
+        known = np.zeros(len(self._table), dtype=bool)
+        known[[ord(c) for c in self.chars]] = True
+        bad = cps >= len(known)
+        bad[~bad] = ~known[cps[~bad]]
+        if not bad.any():
+            return []
+        values, first = np.unique(cps[bad], return_index=True)
+        return [chr(int(values[i])) for i in np.argsort(first)]
 
     def _encode_known(self, text):
         if self._table is None:  # code point -> id
@@ -91,31 +109,36 @@ class Corpus:
         return self.ids[:cut], self.ids[cut:]
 
 
-def _chunks(path):
-    """Yield the decoded text of a UTF-8 file, chunk by chunk."""
+def _chunks(f, path, digest=None):
+    """Yield the decoded text of an open UTF-8 file, chunk by chunk, reading it once.
+
+    ``digest`` (a hashlib object), when given, is fed every byte read: the sha256
+    comes from the same pass, so a pipe or FIFO that can be read only once works.
+    """
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(CHUNK_BYTES)
-            final = not data
-            if b"\x00" in data:
-                at = offset + data.index(b"\x00")
-                raise CorpusError(
-                    f"{path} looks like a binary file (NUL byte at offset {at}); "
-                    "give a UTF-8 text file as the corpus")
-            pending = len(decoder.getstate()[0])  # bytes held back from the last chunk
-            try:
-                text = decoder.decode(data, final=final)
-            except UnicodeDecodeError as e:
-                at = offset - pending + e.start
-                raise CorpusError(
-                    f"{path} is not valid UTF-8 (bad byte at offset {max(at, 0)}); "
-                    "convert it to UTF-8, e.g. with iconv") from None
-            yield text
-            offset += len(data)
-            if final:
-                return
+    while True:
+        data = f.read(CHUNK_BYTES)
+        final = not data
+        if digest is not None:
+            digest.update(data)
+        if b"\x00" in data:
+            at = offset + data.index(b"\x00")
+            raise CorpusError(
+                f"{path} looks like a binary file (NUL byte at offset {at}); "
+                "give a UTF-8 text file as the corpus")
+        pending = len(decoder.getstate()[0])  # bytes held back from the last chunk
+        try:
+            text = decoder.decode(data, final=final)
+        except UnicodeDecodeError as e:
+            at = offset - pending + e.start
+            raise CorpusError(
+                f"{path} is not valid UTF-8 (bad byte at offset {max(at, 0)}); "
+                "convert it to UTF-8, e.g. with iconv") from None
+        yield text
+        offset += len(data)
+        if final:
+            return
 
 
 def _check_file(path, origin="data.corpus in the config"):
@@ -126,27 +149,101 @@ def _check_file(path, origin="data.corpus in the config"):
         raise CorpusError(f"corpus {path} is a directory; name a UTF-8 text file")
 
 
+class _FirstSeenIds:
+    """Ids assigned in order of first appearance, one chunk at a time.
+
+    One pass cannot know the vocabulary before the text, so each chunk is encoded
+    with provisional ids (new characters numbered as they turn up); ``finish``
+    maps them to code-point order with a small permutation table, in place. The
+    ids' dtype is widened when the vocabulary outgrows it.
+    """
+
+    def __init__(self, capacity):
+        self.table = {}  # code point -> provisional id
+        self.lookup = np.zeros(0, dtype=np.uint32)  # code point -> provisional id
+        self.ids = np.empty(capacity, dtype=np.uint8)  # capacity 0: grown as needed
+        self.n = 0
+
+    def add(self, text):
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        if not len(cps):
+            return
+        new = [int(c) for c in np.unique(cps) if int(c) not in self.table]
+        if new:
+            for c in new:
+                self.table[c] = len(self.table)
+            top = max(self.table) + 1
+            if top > len(self.lookup):
+                self.lookup = np.zeros(top, dtype=np.uint32)
+            self.lookup[list(self.table)] = list(self.table.values())
+            dtype = np.min_scalar_type(len(self.table) - 1)
+            if dtype.itemsize > self.ids.dtype.itemsize:
+                self.ids = self.ids.astype(dtype)
+        need = self.n + len(cps)
+        if need > len(self.ids):  # a pipe: grow geometrically
+            self.ids = np.resize(self.ids, max(need, 2 * len(self.ids)))
+        self.ids[self.n:need] = self.lookup[cps]
+        self.n = need
+
+    def finish(self):
+        """(ids in code-point order, trimmed to length; the characters in that order)."""
+        chars = sorted(self.table)
+        perm = np.empty(len(chars), dtype=self.ids.dtype)
+        perm[[self.table[c] for c in chars]] = np.arange(len(chars))
+        ids = self.ids[:self.n]
+        for a in range(0, self.n, CHUNK_BYTES):  # in place: no second copy of the text
+            ids[a:a + CHUNK_BYTES] = perm[ids[a:a + CHUNK_BYTES]]
+        if len(self.ids) > self.n:
+            ids = ids.copy() if self.n < len(self.ids) // 2 else ids
+        return ids, "".join(map(chr, chars))
+
+
 def read_corpus(path, origin="data.corpus in the config"):
-    """Read a UTF-8 file into a Corpus, in two streaming passes (vocabulary, then ids)."""
+    """Read a UTF-8 file into a Corpus in one pass: vocabulary, ids and sha256 together.
+
+    A pipe, FIFO or process substitution (/dev/stdin, <(zcat x.gz)) is read exactly
+    once. A regular file's ids are allocated once from its size (one byte per
+    character for a vocabulary of up to 256 symbols).
+    """
     path = Path(path)
     _check_file(path, origin)
     try:
-        chars, total = set(), 0
-        for text in _chunks(path):
-            chars.update(text)
-            total += len(text)
-        if total == 0:
-            raise CorpusError(f"corpus {path} is empty; give it some text")
-        vocab = Vocabulary(chars)
-        ids = np.empty(total, dtype=vocab.dtype)
-        pos = 0
-        for text in _chunks(path):
-            ids[pos:pos + len(text)] = vocab._encode_known(text)
-            pos += len(text)
-        digest = sha256_file(path)
+        with open(path, "rb") as f:
+            return read_open_corpus(f, path)
     except OSError as e:
         raise CorpusError(f"cannot read corpus {path}: {e.strerror or e}") from None
-    return Corpus(ids, vocab, str(path), digest)
+
+
+def read_open_corpus(f, path):
+    """read_corpus for a file already open (binary), named ``path`` in messages."""
+    digest = hashlib.sha256()
+    try:
+        info = os.fstat(f.fileno())
+        regular = stat.S_ISREG(info.st_mode)
+        ids = _FirstSeenIds(info.st_size if regular else 0)
+        for text in _chunks(f, path, digest):
+            ids.add(text)
+            if not regular:
+                _check_stream_size(ids.n, path)
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus {path}: {e.strerror or e}") from None
+    if ids.n == 0:
+        raise CorpusError(f"corpus {path} is empty; give it some text")
+    array, chars = ids.finish()
+    vocab = Vocabulary(chars)
+    if array.dtype != vocab.dtype:
+        array = array.astype(vocab.dtype)
+    return Corpus(array, vocab, str(path), digest.hexdigest())
+
+
+def _check_stream_size(n_chars, path):
+    """A pipe or device has no size to check first: stop one that outgrows memory."""
+    from .sizing import available_bytes
+
+    limit = available_bytes() // 2
+    if n_chars > limit:
+        raise CorpusError(f"corpus {path} is a stream longer than half the available memory "
+                          f"({limit:,} characters read); give a finite text file")
 
 
 def read_text(path, origin="data.corpus in the config"):
@@ -154,7 +251,42 @@ def read_text(path, origin="data.corpus in the config"):
     path = Path(path)
     _check_file(path, origin)
     try:
-        return "".join(_chunks(path))
+        with open(path, "rb") as f:
+            return "".join(_chunks(f, path))
+    except OSError as e:
+        raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def read_ids(f, source, vocab):
+    """The ids of an open UTF-8 stream under a fixed vocabulary, read once, in chunks.
+
+    Memory is the ids (one byte a character for up to 256 symbols) and one chunk:
+    what scoring a long text needs, not the text itself. VocabularyError names
+    every unknown character, as Vocabulary.encode does.
+    """
+    parts, missing = [], {}
+    try:
+        for text in _chunks(f, source):
+            cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+            unknown = vocab.unknown_code_points(cps)
+            if unknown or missing:
+                missing.update(dict.fromkeys(unknown))
+                continue
+            parts.append(vocab._encode_known(text))
+    except OSError as e:
+        raise CorpusError(f"cannot read {source}: {e.strerror or e}") from None
+    if missing:
+        raise vocab._unknown_error(list(missing), source)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=vocab.dtype)
+
+
+def read_ids_from(path, vocab, origin="--corpus"):
+    """read_ids for a file path, with the checks read_corpus makes."""
+    path = Path(path)
+    _check_file(path, origin)
+    try:
+        with open(path, "rb") as f:
+            return read_ids(f, str(path), vocab)
     except OSError as e:
         raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
 

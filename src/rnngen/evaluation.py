@@ -1,11 +1,14 @@
 """Scoring text with a model: cross-entropy in nats and bits per character."""
 import math
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from . import threads
-from .corpus import Vocabulary, load_corpus
+from .corpus import NAMED, Vocabulary, read_corpus, read_open_corpus, resolve
 from .device import CPU
 from .engine import layers, model
 from .engine.backend import xp_of
@@ -23,7 +26,7 @@ class Score:
 
     @property
     def perplexity(self):
-        return math.exp(self.nats)
+        return math.exp(self.nats) if self.nats < 709 else math.inf  # exp overflows past 709
 
     def as_dict(self):
         return {"nats_per_char": self.nats, "bits_per_char": self.bits,
@@ -37,68 +40,113 @@ def score(spec, params, ids, streams=64, seq_length=256, warmup=128, workers=Non
     ``streams`` contiguous pieces run side by side; each piece starts ``warmup``
     characters early (unscored) so its first predictions see context, as a single
     pass over the whole text would. With ``workers`` (threads.Workers) the pieces
-    are scored in groups at once.
+    are scored in groups at once. Windows of ``seq_length`` steps are cut from
+    ``ids`` as they are scored, so memory beyond ``ids`` itself does not grow
+    with the text. The model runs on its parameters' device; each window's ids go
+    there, and one sum per window comes back.
     """
     n = len(ids) - 1  # predictions to make
     if n < 1:
         raise ValueError("scoring needs at least two characters")
     N = max(1, min(streams, n // max(warmup, 1)))
     chunk = -(-n // N)
-    starts = [max(0, i * chunk - warmup) for i in range(N)]
-    ends = [min((i + 1) * chunk, n) for i in range(N)]
-    length = max(e - s for s, e in zip(starts, ends))
-    inputs = np.zeros((length, N), dtype=np.intp)
-    targets = np.zeros((length, N), dtype=np.intp)
-    scored = np.zeros((length, N), dtype=bool)
-    for i, (s, e) in enumerate(zip(starts, ends)):
-        inputs[: e - s, i] = ids[s:e]
-        targets[: e - s, i] = ids[s + 1:e + 1]
-        scored[max(0, i * chunk - s): e - s, i] = True
-
-    xp = xp_of(params["Whh0"])  # the parameters' device; the windows go there
+    # piece i predicts positions [first[i], ends[i]) and reads from starts[i]
+    first = np.arange(N) * chunk
+    starts = np.maximum(0, first - warmup)
+    ends = np.minimum(first + chunk, n)
+    length = int((ends - starts).max())
 
     def run(cols):  # the summed loss of the pieces in columns cols
+        with np.errstate(all="ignore"):  # weights that overflow score inf or nan, quietly
+            return _run(cols)
+
+    xp = xp_of(params["Whh0"])
+
+    def _run(cols):
         h = model.zero_state(spec, cols.stop - cols.start, params["Whh0"].dtype, xp)
         total = 0.0
         for t0 in range(0, length, seq_length):
-            window = slice(t0, t0 + seq_length)
-            logits, h, _ = model.forward(spec, params, xp.asarray(inputs[window, cols]), h)
+            pos = starts[cols] + t0 + np.arange(min(seq_length, length - t0))[:, None]  # (T, M)
+            live = pos < ends[cols]  # past its end, a piece is padding
+            at = np.where(live, pos, 0)
+            logits, h, _ = model.forward(spec, params, xp.asarray(ids[at].astype(np.intp)), h)
             T, M, V = logits.shape
             logp = layers.log_probs(logits.reshape(-1, V))
-            picked = logp[xp.arange(T * M), xp.asarray(targets[window, cols].reshape(-1))]
-            keep = xp.asarray(scored[window, cols].reshape(-1))
-            total -= float(picked[keep].sum(dtype=np.float64))
+            targets = xp.asarray(ids[at + 1].reshape(-1).astype(np.intp))
+            picked = logp[xp.arange(T * M), targets]
+            scored = xp.asarray((live & (pos >= first[cols])).reshape(-1))
+            total -= float(picked[scored].sum(dtype=np.float64))
         return total
 
     if workers is None or xp is not np:  # thread groups split the CPU's cores only
         workers = threads.Workers(1)
     # as many groups as the pool has threads, if the N pieces are enough for them
-    groups = model.stream_groups(N, min(workers.groups, threads.groups_for(N, spec.hidden_size)))
+    groups = model.stream_groups(N, min(workers.groups,
+                                        threads.groups_for(N, spec.hidden_size)))
     return Score(sum(workers.map(run, groups)) / n, n)
 
 
-def checkpoint_score(ckpt, text=None, source="text", device=CPU):
-    """Score ``text`` with a checkpoint's model, or, when text is None, the validation
-    split of the corpus the checkpoint was trained on (the same split training used),
-    computing on ``device``."""
+def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU):
+    """Score ``text`` (or its ``ids`` under the checkpoint's vocabulary) with a
+    checkpoint's model on ``device``, or, when neither is given, the validation
+    split of the corpus the checkpoint was trained on (the same split training used).
+
+    That corpus is read only when it can be trusted to be the same text: a named
+    corpus (checked against its published sha256), or a regular file whose size
+    and sha256 agree with the checkpoint's record. Anything else (a FIFO, a device,
+    an edited file) is refused, asking for --corpus.
+    """
     vocab = Vocabulary(ckpt.vocab_chars)
-    if text is not None:
+    if ids is not None:
+        pass
+    elif text is not None:
         ids = vocab.encode(text, what=source)
     else:
-        data = ckpt.meta.get("data")
-        if not (isinstance(data, dict) and isinstance(data.get("corpus"), str)
-                and isinstance(data.get("val_fraction"), float)):
-            raise CheckpointError("the checkpoint does not say which corpus it was trained on; "
-                                  "pass --corpus with the text to score")
-        corpus = load_corpus(data["corpus"])
-        if corpus.sha256 != data.get("sha256", corpus.sha256):
-            raise CorpusError(f"{corpus.source} is not the text this checkpoint was trained on "
-                              "(its sha256 differs); pass --corpus to score it anyway")
+        corpus = _recorded_corpus(ckpt.meta.get("data"))
         if corpus.vocab.chars != ckpt.vocab_chars:
             raise CorpusError(f"{corpus.source} is not the corpus this checkpoint was trained "
                               "on (its vocabulary differs); pass --corpus with the text to score")
-        ids = corpus.split(data["val_fraction"])[1]
+        ids = corpus.split(ckpt.meta["data"]["val_fraction"])[1]
     if len(ids) < 2:
         raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
     params = {k: device.to_device(v) for k, v in ckpt.params.items()}
     return score(ckpt.spec, params, ids, workers=threads.Workers(threads.thread_count() or 1))
+
+
+def _recorded_corpus(data):
+    """The corpus a checkpoint records, read only if it is provably the same text."""
+    if not (isinstance(data, dict) and isinstance(data.get("corpus"), str)
+            and isinstance(data.get("val_fraction"), float)
+            and isinstance(data.get("sha256"), str) and isinstance(data.get("chars"), int)):
+        raise CheckpointError("the checkpoint does not record which text it was trained on "
+                              "(corpus, sha256 and length); pass --corpus with the text to score")
+    name = data["corpus"]
+    if name in NAMED:  # resolve checks the cached copy against the published sha256
+        corpus = read_corpus(resolve(name))
+    else:
+        corpus = _read_if_same(Path(name), data["sha256"], data["chars"])
+    if corpus.sha256 != data["sha256"]:
+        raise CorpusError(f"{corpus.source} is not the text this checkpoint was trained on "
+                          "(its sha256 differs); pass --corpus to score it anyway")
+    return corpus
+
+
+def _read_if_same(path, sha256, chars):
+    """Read path as a corpus only if it is a regular file of a size that ``chars``
+    UTF-8 characters can have (1 to 4 bytes each), checked on the opened file."""
+    ask = "; pass --corpus with the text to score"
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise CorpusError(f"the checkpoint's corpus {path} cannot be opened "
+                          f"({e.strerror or e}){ask}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise CorpusError(f"the checkpoint's corpus {path} is not a regular file, so it "
+                          f"cannot be checked against the checkpoint's record{ask}")
+    with os.fdopen(fd, "rb") as f:
+        if not chars <= info.st_size <= 4 * chars:
+            raise CorpusError(f"the checkpoint's corpus {path} has changed (its size does not "
+                              f"fit the {chars:,} characters recorded){ask}")
+        return read_open_corpus(f, path)

@@ -112,3 +112,21 @@ def edit_meta(path, **changes):
     meta.update(changes)
     arrays["meta"] = np.array(json.dumps(meta, default=str))
     np.savez(path, **arrays)
+
+
+@pytest.fixture
+def runner():
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture
+def trained(tmp_path, text_file, runner):
+    """A tiny model trained through the CLI: (checkpoint path, config path)."""
+    from rnngen.cli import main
+
+    cfg = write_config(tmp_path, text_file)
+    result = runner.invoke(main, ["train", "--config", str(cfg), "-q"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "model.npz", cfg

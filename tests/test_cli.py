@@ -3,24 +3,10 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from conftest import write_config
 from rnngen import checkpoint
 from rnngen.cli import main
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
-
-
-@pytest.fixture
-def trained(tmp_path, text_file, runner):
-    cfg = write_config(tmp_path, text_file)
-    result = runner.invoke(main, ["train", "--config", str(cfg), "-q"])
-    assert result.exit_code == 0, result.output
-    return tmp_path / "model.npz", cfg
 
 
 def test_train_writes_checkpoints_and_reports_on_stderr(tmp_path, text_file, runner):

@@ -4,24 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from conftest import write_config
 from rnngen import checkpoint, cli, resources
 from rnngen.cli import main
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
-
-
-@pytest.fixture
-def trained(tmp_path, text_file, runner):
-    cfg = write_config(tmp_path, text_file)
-    result = runner.invoke(main, ["train", "--config", str(cfg), "-q"])
-    assert result.exit_code == 0, result.output
-    return tmp_path / "model.npz", cfg
 
 
 def test_bare_rnngen_prints_help_and_exits_0(runner):

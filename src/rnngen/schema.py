@@ -182,8 +182,7 @@ def expected_arrays(spec, meta, state_streams=None):
     shape = (spec.num_layers, state_streams, spec.hidden_size)
     for part in spec.cell_module.STATE:
         arrays[f"state/{part}"] = (shape, "f")
-    rule = optim.RULES.get(meta.get("train", {}).get("optimizer"))
-    for slot in getattr(rule, "state", ()):
+    for slot in optimizer_slots(meta):
         for k, pshape in spec.param_shapes().items():
             arrays[f"opt/{k}/{slot}"] = (pshape, "f")
     return arrays

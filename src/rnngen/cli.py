@@ -402,7 +402,7 @@ def sample(ctx, ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed,
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     ckpt = checkpoint.load(ckpt_path)
     out = _data_out(ckpt.vocab_chars)
-    if beam or num_samples > 1 or stop is not None or as_json or null:
+    if _batched(num_samples, beam, stop, as_json, null):
         _use_threads(threads)
         return _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_seed,
                         fresh_state, num_samples, beam, length_norm, no_repeat_ngram, stop,
@@ -462,11 +462,15 @@ def _stdout_failed(error):
 SEPARATOR = "%%"  # the line between plain-text samples
 
 
+def _batched(num_samples, beam, stop, as_json, null):
+    """Whether sample takes the batched path (_samples) rather than streaming one text."""
+    return bool(beam or num_samples > 1 or stop is not None or as_json or null)
+
+
 def _check_sample_flags(ctx, temperature, top_k, top_p, num_samples, beam, length_norm,
                         no_repeat_ngram, stop, as_json, null, device_name="cpu"):
     """Usage errors (exit 2) for combinations of sample's flags that make no sense."""
-    batched = beam or num_samples > 1 or stop is not None or as_json or null
-    if batched and device_name != "cpu":
+    if _batched(num_samples, beam, stop, as_json, null) and device_name != "cpu":
         raise click.UsageError("--beam, --num-samples, --stop, --json and -0 run on the CPU "
                                "only for now; drop --device cuda")
     given = ctx.get_parameter_source("temperature") != ParameterSource.DEFAULT

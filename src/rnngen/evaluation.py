@@ -97,11 +97,9 @@ def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU):
     an edited file) is refused, asking for --corpus.
     """
     vocab = Vocabulary(ckpt.vocab_chars)
-    if ids is not None:
-        pass
-    elif text is not None:
+    if ids is None and text is not None:
         ids = vocab.encode(text, what=source)
-    else:
+    elif ids is None:
         corpus = _recorded_corpus(ckpt.meta.get("data"))
         if corpus.vocab.chars != ckpt.vocab_chars:
             raise CorpusError(f"{corpus.source} is not the corpus this checkpoint was trained "

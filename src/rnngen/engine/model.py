@@ -15,8 +15,10 @@ import numpy as np
 
 from . import layers
 from .backend import xp_of
+from .cells import CELLS
 
-INITS = ("scaled", "gaussian", "identity", "orthogonal")
+# every init some cell defines; each cell says which of them it takes (cell.INITS)
+INITS = tuple(dict.fromkeys(init for cell in CELLS.values() for init in cell.INITS))
 
 
 def init_params(spec, rng, init="scaled", init_scale=0.01, dtype=np.float32):

@@ -1,0 +1,93 @@
+"""Where a cell's time goes: its recurrent matrix products against everything else.
+
+    python bench/bench_cells.py                  # hidden 512, 32 streams, BPTT 100, 1 thread
+    python bench/bench_cells.py --streams 64 --threads 2
+
+For each cell, one fused forward and backward pass over a precomputed input (T, N, G*H)
+(what `cells.<cell>.forward/backward` do inside a training step), against the same
+recurrent products alone: per step h_{t-1} W_hh (N, H) x (H, G*H) forward and
+dA W_hh^T backward, then the one dW_hh product over all steps. The rest is the cell's
+element-wise work (gates, their derivatives, copies). The default shape is what each
+of the trainer's two groups of streams runs on one core at the README's bench shape
+(hidden 512, batch 64 split in two, BPTT 100).
+
+The products are a floor no element-wise rewriting can go under: if the cell's own
+work cost nothing, its pass would take the products' time. Cells and the two
+measurements alternate, rounds are repeated and medians of CPU seconds are printed,
+so a busy neighbour slows both halves of a pair alike.
+"""
+import argparse
+import os
+import statistics
+import time
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--streams", type=int, default=32, help="N, streams in one pass")
+    p.add_argument("--seq", type=int, default=100, help="T, steps in one pass")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--cells", default="rnn,lstm,gru")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)  # read when numpy loads
+    import numpy as np
+
+    from rnngen import allocator
+    from rnngen.engine.cells import CELLS
+
+    allocator.keep_freed_memory()  # as the trainer runs: no page faults per pass
+    T, N, H = args.seq, args.streams, args.hidden
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+
+    def setup(cell):
+        G = cell.GATES * H
+        return dict(
+            a=(0.5 * rng.standard_normal((T, N, G))).astype(f32),
+            s0=np.zeros((N, len(cell.STATE) * H), f32),
+            Whh=(rng.standard_normal((H, G)) / np.sqrt(H)).astype(f32),
+            extra={k: np.zeros(shape, f32) for k, shape in cell.extra_shapes(H).items()},
+            dh=rng.standard_normal((T, N, H)).astype(f32))
+
+    def cell_pass(cell, d):
+        _, _, cache = cell.forward(d["a"], d["s0"], d["Whh"], d["extra"])
+        cell.backward(d["dh"], cache)
+
+    def products(cell, d):
+        Whh, G = d["Whh"], d["Whh"].shape[1]
+        h, out = np.zeros((N, H), f32), np.empty((N, G), f32)
+        for _ in range(T):
+            np.matmul(h, Whh, out=out)
+        WhhT, dA, dh = np.ascontiguousarray(Whh.T), np.zeros((N, G), f32), np.empty((N, H), f32)
+        for _ in range(T):
+            np.matmul(dA, WhhT, out=dh)
+        np.zeros((H, T * N), f32) @ d["a"].reshape(-1, G)
+
+    cells = [CELLS[name] for name in args.cells.split(",")]
+    data = {cell.NAME: setup(cell) for cell in cells}
+    times = {(cell.NAME, what): [] for cell in cells for what in ("cell", "products")}
+    for _ in range(args.rounds):
+        for cell in cells:
+            for what, fn in (("cell", cell_pass), ("products", products)):
+                started = time.process_time()
+                fn(cell, data[cell.NAME])
+                times[cell.NAME, what].append(time.process_time() - started)
+
+    print(f"hidden {H}, {N} streams, BPTT {T}, float32, {args.threads} BLAS thread(s), "
+          f"median of {args.rounds} rounds (CPU ms per forward + backward pass)")
+    print(f"{'cell':6} {'whole pass':>11} {'products':>9} {'share':>6} {'element-wise':>13}")
+    for cell in cells:
+        whole = statistics.median(times[cell.NAME, "cell"])
+        prod = statistics.median(times[cell.NAME, "products"])
+        print(f"{cell.NAME:6} {whole * 1e3:11.0f} {prod * 1e3:9.0f} {prod / whole:6.0%} "
+              f"{(whole - prod) * 1e3:13.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,11 @@ The products are a floor no element-wise rewriting can go under: if the cell's o
 work cost nothing, its pass would take the products' time. Cells and the two
 measurements alternate, rounds are repeated and medians of CPU seconds are printed,
 so a busy neighbour slows both halves of a pair alike.
+
+A second table does the same for one-stream sampling (a one-layer model of the same
+width and a 65-symbol vocabulary): the sampler's whole step for one character
+(`sampling.Stepper.step`: lookup, the cell's step, the decoder) against its recurrent
+product alone, (1, H) x (H, G*H), which at this size reads W_hh from memory each time.
 """
 import argparse
 import os
@@ -79,6 +84,36 @@ def main(argv=None):
                 fn(cell, data[cell.NAME])
                 times[cell.NAME, what].append(time.process_time() - started)
 
+    from rnngen.engine import model
+    from rnngen.engine.sampling import Stepper
+    from rnngen.engine.spec import ModelSpec
+
+    steppers = {}
+    for cell in cells:
+        spec = ModelSpec(65, H, 1, cell.NAME)
+        params = {k: v.astype(f32) for k, v in model.init_params(spec, rng).items()}
+        steppers[cell.NAME] = Stepper(spec, params)
+    reps = 500
+
+    def sampler_steps(cell, _):
+        stepper = steppers[cell.NAME]
+        for i in range(reps):
+            stepper.step(i % 65)
+
+    def sampler_product(cell, _):
+        Whh = steppers[cell.NAME].Whh[0]
+        h, out = np.zeros((1, H), f32), np.empty((1, Whh.shape[1]), f32)
+        for _ in range(reps):
+            np.matmul(h, Whh, out=out)
+
+    sample_times = {(cell.NAME, what): [] for cell in cells for what in ("step", "product")}
+    for _ in range(args.rounds):
+        for cell in cells:
+            for what, fn in (("step", sampler_steps), ("product", sampler_product)):
+                started = time.process_time()
+                fn(cell, None)
+                sample_times[cell.NAME, what].append((time.process_time() - started) / reps)
+
     print(f"hidden {H}, {N} streams, BPTT {T}, float32, {args.threads} BLAS thread(s), "
           f"median of {args.rounds} rounds (CPU ms per forward + backward pass)")
     print(f"{'cell':6} {'whole pass':>11} {'products':>9} {'share':>6} {'element-wise':>13}")
@@ -87,6 +122,13 @@ def main(argv=None):
         prod = statistics.median(times[cell.NAME, "products"])
         print(f"{cell.NAME:6} {whole * 1e3:11.0f} {prod * 1e3:9.0f} {prod / whole:6.0%} "
               f"{(whole - prod) * 1e3:13.0f}")
+    print(f"\none-stream sampling, one layer of {H}, V=65 (CPU microseconds a character)")
+    print(f"{'cell':6} {'whole step':>11} {'product':>9} {'share':>6} {'the rest':>9}")
+    for cell in cells:
+        whole = statistics.median(sample_times[cell.NAME, "step"])
+        prod = statistics.median(sample_times[cell.NAME, "product"])
+        print(f"{cell.NAME:6} {whole * 1e6:11.1f} {prod * 1e6:9.1f} {prod / whole:6.0%} "
+              f"{(whole - prod) * 1e6:9.1f}")
 
 
 if __name__ == "__main__":

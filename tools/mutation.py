@@ -452,13 +452,14 @@ def baseline(names, work, cache_path, reuse=False):
     return traced["lines"], traced["seconds"]
 
 
-def select(mutant, name, calls, seconds):
+def select(mutant, name, calls, seconds, longest):
     """The target tests to run against a mutant, fastest first: those that call the
     function it is in (none if no test does), or all of them for a mutant outside any
-    function or in one that the import calls."""
+    function or in one that the import calls. Tests that took longer than ``longest``
+    seconds in the baseline are left out."""
     filename = str(module_path(name))
     targets = [test for test in calls if test != "<import>"
-               and test.split("::")[0] in TARGETS[name]]
+               and test.split("::")[0] in TARGETS[name] and seconds[test] <= longest]
     if mutant.function is None or mutant.function in calls["<import>"].get(filename, ()):
         chosen = targets  # what the import runs (decorators too) reaches every test
     else:
@@ -479,6 +480,7 @@ def run_module(name, args, record, work, traced):
     results = record["mutants"]
     found = mutants(source)
     record["population"] = len(found)
+    record["max_test_seconds"] = args.max_test_seconds
     if args.sample is not None:  # a fixed random order: a larger sample extends a smaller
         order = sorted(found, key=lambda m: hashlib.sha256(
             f"{args.sample_seed}:{name}:{m.key}".encode()).hexdigest())
@@ -497,9 +499,10 @@ def run_module(name, args, record, work, traced):
             if args.tests:  # the tests named, whatever lines they run
                 chosen = args.tests
             else:
-                chosen = select(m, name, lines, seconds)
+                chosen = select(m, name, lines, seconds, args.max_test_seconds)
                 if args.all_tests and chosen:
-                    chosen = sorted({t for t in lines if t.split("::")[0] in TARGETS[name]},
+                    chosen = sorted({t for t in lines if t.split("::")[0] in TARGETS[name]
+                                     and seconds[t] <= args.max_test_seconds},
                                     key=lambda test: seconds.get(test, 0.0))
             entry = {"line": m.line, "rule": m.rule, "original": m.original,
                      "mutant": m.mutated, "tests_run": len(chosen)}
@@ -582,6 +585,9 @@ def main(argv=None):
     p.add_argument("--reuse-baseline", action="store_true",
                    help="reuse the last traced baseline even if the tests have changed "
                         "(only while the modules' sources have not)")
+    p.add_argument("--max-test-seconds", type=float, default=float("inf"), metavar="S",
+                   help="leave out the tests that took longer than S seconds in the "
+                        "baseline (the slow gradient checks; default: none left out)")
     p.add_argument("--timeout-factor", type=float, default=4.0, metavar="F",
                    help="a mutant times out after F times its tests' baseline + 30 s")
     p.add_argument("--report", action="store_true",

@@ -194,9 +194,11 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
         lock.check_distinct(out, {"corpus": corpus_path, "config file": config_path},
                             "the output" if out == t.output else "the best checkpoint")
         checkpoint.check_writable(out)
-    with lock.OutputLock(t.output) as held:  # one live writer per output
-        if held.note:
-            say(f"rnngen: {held.note}")
+    # one live writer per file: the output, and the best checkpoint beside it (another
+    # run's output may be this run's NAME.best.npz, or the other way round)
+    with lock.OutputLock(t.output) as held, lock.OutputLock(best_path(t.output)) as best:
+        if held.note or best.note:
+            say(f"rnngen: {held.note or best.note}")
         _train_locked(cfg, corpus_path, config_name, steps, seed, corpus_name, assignments,
                       resume, quiet, threads, with_report)
 

@@ -277,6 +277,21 @@ def test_spec_param_shapes_follow_the_cell():
         ModelSpec(7, 5, 1, "transformer")
 
 
+@pytest.mark.parametrize("field", ["vocab_size", "hidden_size", "num_layers"])
+@pytest.mark.parametrize("value", [0, -1, True, 2.0, "3", None])
+def test_spec_sizes_are_integers_from_one(field, value):
+    sizes = dict(vocab_size=7, hidden_size=5, num_layers=2)
+    with pytest.raises(ValueError, match=f"{field} must be an integer >= 1"):
+        ModelSpec(**dict(sizes, **{field: value}))
+    assert ModelSpec(**dict(sizes, **{field: 1})).to_dict()[field] == 1
+
+
+@pytest.mark.parametrize("skip", [1, 0, "yes", None])
+def test_spec_skip_is_a_bool(skip):
+    with pytest.raises(ValueError, match="skip must be true or false"):
+        ModelSpec(7, 5, 2, skip=skip)
+
+
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("num_layers", [1, 3])
 def test_layer_outputs_are_each_layers_h_at_every_step(cell, num_layers):

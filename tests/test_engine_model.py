@@ -286,6 +286,20 @@ def test_spec_sizes_are_integers_from_one(field, value):
     assert ModelSpec(**dict(sizes, **{field: 1})).to_dict()[field] == 1
 
 
+def test_spec_counts_describes_and_reads_itself_back():
+    spec = ModelSpec(7, 5, 3, "lstm", skip=True)
+    assert spec.param_count() == sum(int(np.prod(s)) for s in spec.param_shapes().values())
+    assert spec.param_count() == (7 * 20 + 2 * 5 * 20) + 3 * (5 * 20 + 20) + 3 * 5 * 7 + 7
+    assert spec.describe() == "3 x 5 LSTM with skip connections"
+    assert ModelSpec(7, 5, 1).describe() == "1 x 5 tanh RNN"
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+    for data, message in (([7, 5, 3], "not a mapping"),
+                          (dict(spec.to_dict(), depth=2), r"unknown model description fields \['depth'\]"),
+                          ({"vocab_size": 7, "num_layers": 3}, r"lacks \['hidden_size'\]")):
+        with pytest.raises(ValueError, match=message):
+            ModelSpec.from_dict(data)
+
+
 @pytest.mark.parametrize("skip", [1, 0, "yes", None])
 def test_spec_skip_is_a_bool(skip):
     with pytest.raises(ValueError, match="skip must be true or false"):

@@ -129,3 +129,13 @@ def test_zero_characters():
     spec, params = build()
     (h,) = beam.beam_search(spec, params, [1], 0, beams=3)
     assert h.ids == [] and h.logprob == 0
+
+
+def test_scores_stay_finite_for_a_confident_model():
+    """Logits in the thousands: the log-softmax subtracts each row's maximum first."""
+    spec, params = build(V=4, scale=300)
+    found = beam.beam_search(spec, params, [1, 2], 4, beams=3)
+    assert len(found) == 3
+    for h in found:
+        assert np.isfinite(h.logprob)
+        assert h.logprob == pytest.approx(log_prob(spec, params, [1, 2], h.ids), abs=1e-9)

@@ -186,3 +186,8 @@ def test_a_stop_text_counts_only_in_the_generated_characters():
     ids, _ = batch.sample(0)
     first = next((t + 2 for t in range(39) if greedy[t:t + 2] == [seed[-1], greedy[0]]), 40)
     assert ids == greedy[:first] and len(ids) > 1
+
+
+def test_log_softmax_at_is_stable_for_large_logits():
+    got = sampling.log_softmax_at(np.array([[1000.0, 0.0], [0.0, -1000.0]]), np.array([1, 0]))
+    np.testing.assert_allclose(got, [-1000.0, 0.0], atol=1e-9)

@@ -104,7 +104,7 @@ def test_stop_ends_a_beam_at_the_first_occurrence():
     stop = plain[10:12]  # a pair of characters the best beam makes
     found = beam.beam_search(spec, params, seed, 60, beams=4, stop_ids=stop)
     stopped = [h for h in found if h.stopped]
-    assert stopped
+    assert stopped and len(found) == 4  # the 4 best, finished or running
     for h in stopped:
         assert h.ids[-2:] == stop
         assert all(h.ids[i:i + 2] != stop for i in range(len(h.ids) - 2))  # the first one

@@ -98,6 +98,19 @@ def test_missing_checkpoint(tmp_path):
         checkpoint.load(tmp_path / "nope.npz")
 
 
+def test_unreadable_checkpoint_is_one_error(tmp_path, monkeypatch):
+    """As root every file is readable, so the refusal to open is simulated."""
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt())
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(checkpoint, "open", refuse, raising=False)
+    with pytest.raises(CheckpointError, match="cannot read checkpoint .*: Permission denied"):
+        checkpoint.load(path)
+
+
 def test_unwritable_directory(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()

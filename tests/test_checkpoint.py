@@ -39,6 +39,28 @@ def test_round_trip_keeps_every_array_and_the_metadata(tmp_path, cell):
     assert [p.name for p in path.parent.iterdir()] == ["c.npz"]  # no temp files left
 
 
+def test_weights_only_drops_what_resuming_needs_and_keeps_the_record():
+    ckpt = make_ckpt()
+    ckpt.meta.update(position=[0, 1, 2], rng={"state": 1}, recent_losses=[2.0], best_val=1.5)
+    light = checkpoint.weights_only(ckpt)
+    assert light.optimizer_state == {} and light.meta["weights_only"] is True
+    assert light.params is ckpt.params and light.state is ckpt.state
+    assert "position" not in light.meta and "rng" not in light.meta
+    assert "recent_losses" not in light.meta
+    assert light.meta["step"] == 7 and light.meta["best_val"] == 1.5
+    assert light.meta["train"] == ckpt.meta["train"] and light.meta["vocab"] == "abc"
+
+
+def test_an_lstm_state_without_its_cell_part_is_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt("lstm"))
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files if k != "state/c"}
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match="state array 'state/c' is missing"):
+        checkpoint.load(path)
+
+
 def test_loads_without_pickle(tmp_path, monkeypatch):
     path = tmp_path / "c.npz"
     checkpoint.save(path, make_ckpt())

@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "rnngen"
 
 ENGINE_TESTS = ["tests/test_engine_gradients.py", "tests/test_engine_model.py",
-                "tests/test_sampling.py", "tests/test_beam.py", "tests/test_optim.py"]
+                "tests/test_sampling.py", "tests/test_beam.py", "tests/test_optim.py",
+                "tests/test_device.py"]  # the stand-in device: the engine's non-NumPy paths
 CHECKPOINT_TESTS = ["tests/test_checkpoint.py", "tests/hostile/test_hostile_checkpoint.py",
                     "tests/test_bad_input.py"]
 

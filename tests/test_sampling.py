@@ -75,6 +75,8 @@ def test_temperature_sharpens_and_flattens():
     logits = np.array([2.0, 1.0, 0.0])
     cold, hot = sampling.next_probs(logits, 0.5), sampling.next_probs(logits, 2.0)
     assert cold[0] > sampling.next_probs(logits, 1.0)[0] > hot[0]
+    softmax = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(sampling.next_probs(logits), softmax)  # the default is 1
 
 
 def test_sampled_frequencies_follow_the_distribution():

@@ -61,6 +61,17 @@ def test_an_lstm_state_without_its_cell_part_is_refused(tmp_path):
         checkpoint.load(path)
 
 
+def test_a_member_with_a_broken_array_header_is_refused(tmp_path):
+    """numpy's ValueError for a bad .npy header, not about pickles: one CheckpointError."""
+    import zipfile
+
+    path = tmp_path / "c.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("meta.npy", b"\x93NUMPY\x01\x00garbage, not a header")
+    with pytest.raises(CheckpointError, match=r"is not a readable checkpoint \(.*header"):
+        checkpoint.load(path)
+
+
 def test_loads_without_pickle(tmp_path, monkeypatch):
     path = tmp_path / "c.npz"
     checkpoint.save(path, make_ckpt())

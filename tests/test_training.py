@@ -223,3 +223,19 @@ def test_batches_targets_are_the_next_characters_up_to_the_last_one():
     for _ in range(3):
         inputs, targets, _ = one.next(rng)
         np.testing.assert_array_equal(inputs[0], [0, 3, 6, 9])
+
+
+def test_an_epoch_uses_every_batch_that_fits_its_offset():
+    """(stream_len - offset) // T batches an epoch: the last one may end exactly at the
+    stream's end."""
+    rng = np.random.default_rng(1)
+    batches = Batches(np.arange(4 * 10), 4, 3)  # streams of 9
+    epochs = []  # (offset, batches) per epoch
+    for _ in range(60):
+        _, _, new_epoch = batches.next(rng)
+        if new_epoch:
+            epochs.append([batches.offset, 0])
+        epochs[-1][1] += 1
+    assert {offset for offset, _ in epochs[:-1]} == {0, 1, 2}
+    for offset, count in epochs[:-1]:
+        assert count == (9 - offset) // 3

@@ -178,3 +178,34 @@ def test_save_sweeps_temp_files_of_killed_writers_only(tmp_path):
     assert not stale.exists()
     assert all(f.exists() for f in kept)
     assert checkpoint.load(path).meta["step"] == 7
+
+
+RNG = np.random.default_rng(0).bit_generator.state
+SHA = "0" * 64
+
+
+def _rng(**state):
+    return dict(RNG, state=dict(RNG["state"], **state))
+
+
+@pytest.mark.parametrize("changes, ok", [
+    ({"rng": RNG}, True), ({"rng": dict(RNG, has_uint32=1)}, True),
+    ({"rng": _rng(state=2**128 - 1, inc=2**128 - 1)}, True),
+    ({"rng": _rng(state=2**128)}, False), ({"rng": _rng(inc=2**128)}, False),
+    ({"rng": dict(RNG, has_uint32=2)}, False),
+    ({"data": {"corpus": "x.txt", "sha256": SHA}}, True),
+    ({"data": {"corpus": "x.txt", "sha256": "X" * 64}}, False),
+    ({"data": {"corpus": "x.txt", "sha256": SHA[1:]}}, False),
+    ({"vocab": ""}, False),
+], ids=["rng", "has_uint32 1", "rng at its bounds", "state 2^128", "inc 2^128",
+        "has_uint32 2", "sha256", "sha256 not hex", "sha256 short", "empty vocab"])
+def test_metadata_fields_at_their_bounds(tmp_path, changes, ok):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt())
+    edit_meta(path, **changes)
+    if ok:
+        checkpoint.load(path)
+    else:
+        field = next(iter(changes))
+        with pytest.raises(CheckpointError, match=f"'?{field}'?"):
+            checkpoint.load(path)

@@ -209,3 +209,14 @@ def test_metadata_fields_at_their_bounds(tmp_path, changes, ok):
         field = next(iter(changes))
         with pytest.raises(CheckpointError, match=f"'?{field}'?"):
             checkpoint.load(path)
+
+
+def test_metadata_depth_is_counted_up_to_one_past_the_limit():
+    from rnngen import schema
+
+    deep = []
+    for _ in range(20):
+        deep = [deep]
+    assert schema.depth(5) == 0 and schema.depth([]) == 1 and schema.depth({"a": 1}) == 1
+    assert schema.depth([[1], {"a": [2]}]) == 3
+    assert schema.depth(deep) == schema.MAX_DEPTH + 1  # counted no further: bounded work

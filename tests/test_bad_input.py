@@ -142,7 +142,7 @@ CASES = [
     ("temperature < 0", lambda w: ["sample", "--checkpoint", str(w.ckpt), "--temperature",
                                    "-0.5"], None, 2, "is not in the range x>=0"),
     ("temperature NaN", lambda w: ["sample", "--checkpoint", str(w.ckpt), "--temperature", "nan"],
-     None, 2, "must be a number >= 0"),
+     None, 2, "must be a finite number, got nan"),
     ("top-k < 1", lambda w: ["sample", "--checkpoint", str(w.ckpt), "--top-k", "0"], None, 2,
      "--top-k"),
     ("top-p 0", lambda w: ["sample", "--checkpoint", str(w.ckpt), "--top-p", "0"], None, 2,

@@ -104,7 +104,7 @@ def test_stop_ends_a_beam_at_the_first_occurrence():
     stop = plain[10:12]  # a pair of characters the best beam makes
     found = beam.beam_search(spec, params, seed, 60, beams=4, stop_ids=stop)
     stopped = [h for h in found if h.stopped]
-    assert stopped
+    assert stopped and len(found) == 4  # the 4 best, finished or running
     for h in stopped:
         assert h.ids[-2:] == stop
         assert all(h.ids[i:i + 2] != stop for i in range(len(h.ids) - 2))  # the first one
@@ -129,3 +129,13 @@ def test_zero_characters():
     spec, params = build()
     (h,) = beam.beam_search(spec, params, [1], 0, beams=3)
     assert h.ids == [] and h.logprob == 0
+
+
+def test_scores_stay_finite_for_a_confident_model():
+    """Logits in the thousands: the log-softmax subtracts each row's maximum first."""
+    spec, params = build(V=4, scale=300)
+    found = beam.beam_search(spec, params, [1, 2], 4, beams=3)
+    assert len(found) == 3
+    for h in found:
+        assert np.isfinite(h.logprob)
+        assert h.logprob == pytest.approx(log_prob(spec, params, [1, 2], h.ids), abs=1e-9)

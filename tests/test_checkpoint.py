@@ -39,6 +39,39 @@ def test_round_trip_keeps_every_array_and_the_metadata(tmp_path, cell):
     assert [p.name for p in path.parent.iterdir()] == ["c.npz"]  # no temp files left
 
 
+def test_weights_only_drops_what_resuming_needs_and_keeps_the_record():
+    ckpt = make_ckpt()
+    ckpt.meta.update(position=[0, 1, 2], rng={"state": 1}, recent_losses=[2.0], best_val=1.5)
+    light = checkpoint.weights_only(ckpt)
+    assert light.optimizer_state == {} and light.meta["weights_only"] is True
+    assert light.params is ckpt.params and light.state is ckpt.state
+    assert "position" not in light.meta and "rng" not in light.meta
+    assert "recent_losses" not in light.meta
+    assert light.meta["step"] == 7 and light.meta["best_val"] == 1.5
+    assert light.meta["train"] == ckpt.meta["train"] and light.meta["vocab"] == "abc"
+
+
+def test_an_lstm_state_without_its_cell_part_is_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt("lstm"))
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files if k != "state/c"}
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match="state array 'state/c' is missing"):
+        checkpoint.load(path)
+
+
+def test_a_member_with_a_broken_array_header_is_refused(tmp_path):
+    """numpy's ValueError for a bad .npy header, not about pickles: one CheckpointError."""
+    import zipfile
+
+    path = tmp_path / "c.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("meta.npy", b"\x93NUMPY\x01\x00garbage, not a header")
+    with pytest.raises(CheckpointError, match=r"is not a readable checkpoint \(.*header"):
+        checkpoint.load(path)
+
+
 def test_loads_without_pickle(tmp_path, monkeypatch):
     path = tmp_path / "c.npz"
     checkpoint.save(path, make_ckpt())
@@ -98,6 +131,19 @@ def test_missing_checkpoint(tmp_path):
         checkpoint.load(tmp_path / "nope.npz")
 
 
+def test_unreadable_checkpoint_is_one_error(tmp_path, monkeypatch):
+    """As root every file is readable, so the refusal to open is simulated."""
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt())
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(checkpoint, "open", refuse, raising=False)
+    with pytest.raises(CheckpointError, match="cannot read checkpoint .*: Permission denied"):
+        checkpoint.load(path)
+
+
 def test_unwritable_directory(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -132,3 +178,45 @@ def test_save_sweeps_temp_files_of_killed_writers_only(tmp_path):
     assert not stale.exists()
     assert all(f.exists() for f in kept)
     assert checkpoint.load(path).meta["step"] == 7
+
+
+RNG = np.random.default_rng(0).bit_generator.state
+SHA = "0" * 64
+
+
+def _rng(**state):
+    return dict(RNG, state=dict(RNG["state"], **state))
+
+
+@pytest.mark.parametrize("changes, ok", [
+    ({"rng": RNG}, True), ({"rng": dict(RNG, has_uint32=1)}, True),
+    ({"rng": _rng(state=2**128 - 1, inc=2**128 - 1)}, True),
+    ({"rng": _rng(state=2**128)}, False), ({"rng": _rng(inc=2**128)}, False),
+    ({"rng": dict(RNG, has_uint32=2)}, False),
+    ({"data": {"corpus": "x.txt", "sha256": SHA}}, True),
+    ({"data": {"corpus": "x.txt", "sha256": "X" * 64}}, False),
+    ({"data": {"corpus": "x.txt", "sha256": SHA[1:]}}, False),
+    ({"vocab": ""}, False),
+], ids=["rng", "has_uint32 1", "rng at its bounds", "state 2^128", "inc 2^128",
+        "has_uint32 2", "sha256", "sha256 not hex", "sha256 short", "empty vocab"])
+def test_metadata_fields_at_their_bounds(tmp_path, changes, ok):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt())
+    edit_meta(path, **changes)
+    if ok:
+        checkpoint.load(path)
+    else:
+        field = next(iter(changes))
+        with pytest.raises(CheckpointError, match=f"'?{field}'?"):
+            checkpoint.load(path)
+
+
+def test_metadata_depth_is_counted_up_to_one_past_the_limit():
+    from rnngen import schema
+
+    deep = []
+    for _ in range(20):
+        deep = [deep]
+    assert schema.depth(5) == 0 and schema.depth([]) == 1 and schema.depth({"a": 1}) == 1
+    assert schema.depth([[1], {"a": [2]}]) == 3
+    assert schema.depth(deep) == schema.MAX_DEPTH + 1  # counted no further: bounded work

@@ -55,7 +55,7 @@ def test_sample_seed_from_stdin_and_options(trained, runner):
 @pytest.mark.parametrize("args, code, message", [
     (["--seed", "Zax ✓"], 1, "never saw: 'Z', 'x', '✓'"),
     (["--temperature", "-1"], 2, "'--temperature': -1.0 is not in the range x>=0"),
-    (["--temperature", "nan"], 2, "must be a number >= 0"),
+    (["--temperature", "nan"], 2, "must be a finite number, got nan"),
     (["--top-k", "0"], 2, "--top-k"),
     (["--top-p", "0"], 2, "--top-p"),
     (["--top-p", "1.5"], 2, "--top-p"),

@@ -49,6 +49,20 @@ def test_the_stand_in_device_refuses_host_arrays_and_counts_reads():
     assert fakedevice.reads == before + 1
 
 
+def test_the_array_module_and_host_copies():
+    """xp_of: numpy for host arrays or none at all; to_host: a host array as it is, a
+    device array copied back in one read."""
+    from rnngen.engine.backend import to_host
+
+    assert xp_of() is np and xp_of(None, 3, "x") is np and xp_of(None, np.ones(2)) is np
+    host = np.arange(3.0)
+    assert to_host(host) is host
+    before = fakedevice.reads
+    back = to_host(fakedevice.asarray(host))
+    assert type(back) is np.ndarray and back.tolist() == [0.0, 1.0, 2.0]
+    assert fakedevice.reads == before + 1
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_training_on_a_device_equals_the_cpu_with_the_same_masks(tmp_path, cell):
     """20 steps with dropout, weight drop and norm clipping: same losses and weights."""

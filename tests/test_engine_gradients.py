@@ -104,6 +104,24 @@ def test_gradient_check_detects_a_wrong_gradient(cell):
     assert relative_error(grads["Whh0"] * 1.001, num) > TOL
 
 
+def test_the_gradient_checker_itself():
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    np.testing.assert_allclose(numerical_gradient(lambda: float((x ** 3).sum()), x),
+                               3 * x ** 2, rtol=1e-8)
+    assert relative_error(np.array([3.0]), np.array([1.0])) == pytest.approx(0.5)
+    assert relative_error(np.array([1.0, 0.0]), np.zeros(2)) == 1.0
+    assert relative_error(np.zeros(2), np.zeros(2)) == 0.0
+
+
+def test_split_batch_in_one_part_is_the_whole_batch():
+    spec, params, inputs, targets, s0 = _tiny(1, "rnn", N=5)
+    split = model.split_loss_and_grads(spec, params, inputs, targets, s0, parts=1)
+    whole = model.loss_and_grads(spec, params, inputs, targets, s0)
+    assert split[0] == whole[0]
+    for name in params:
+        np.testing.assert_array_equal(split[1][name], whole[1][name])
+
+
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("parts", [2, 3])
 @pytest.mark.parametrize("num_layers, skip", [(1, False), (3, True)])

@@ -111,6 +111,31 @@ def test_identity_init_is_refused_for_gated_cells():
     for cell in ("lstm", "gru"):
         with pytest.raises(ValueError, match="not defined for the"):
             model.init_params(ModelSpec(5, 4, 1, cell), np.random.default_rng(0), "identity")
+        with pytest.raises(ValueError, match="tanh RNN only"):  # the cells' own check
+            CELLS[cell].init_recurrent(np.random.default_rng(0), 4, "identity")
+
+
+def test_inits_are_every_cells_own_in_order():
+    assert model.INITS == ("scaled", "gaussian", "identity", "orthogonal")
+    for cell in CELLS.values():
+        assert set(cell.INITS) <= set(model.INITS)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("skip", [False, True])
+def test_scaled_init_fills_plus_minus_one_over_root_fan_in(cell, skip):
+    """Each weight uniform in +-1/sqrt(fan_in): fan_in 1 for the character lookup, H
+    for a hidden input, L*H for the decoder when every layer reaches it (skip)."""
+    V, H, L = 5, 9, 2
+    spec = ModelSpec(V, H, L, cell, skip=skip)
+    params = model.init_params(spec, np.random.default_rng(0), "scaled", dtype=np.float64)
+    for name, w in params.items():
+        if name.startswith("b"):
+            continue
+        fan_in = 1 if name == "Wxh0" else H * (L if skip and name[:3] in ("Why", "Wsy") else 1)
+        bound = 1 / math.sqrt(fan_in)
+        assert np.abs(w).max() <= bound, name
+        assert w.max() > 0.7 * bound and w.min() < -0.7 * bound, name  # both signs, full width
 
 
 def test_lstm_forget_gate_bias_starts_at_one_and_gates_are_orthogonal_blocks():
@@ -179,6 +204,29 @@ def test_dropout_only_when_asked_and_scaled(source):
     assert abs((mask == 0).mean() - 0.25) < 0.01
 
 
+def splitmix64(state, n):
+    """SplitMix64 as published (Steele, Lea and Flood 2014), in Python integers."""
+    out = []
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) % 2**64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def test_counter_bits_are_splitmix64():
+    """The finaliser is SplitMix64's: seeded with 0 its first output is the published
+    0xE220A8397B1DCDAF, and a counter source at base 0 yields the generator's outputs."""
+    assert splitmix64(0, 1) == [0xE220A8397B1DCDAF]
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    counters = np.arange(1, 6, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        got = layers._splitmix(counters * golden)
+    assert [int(x) for x in got] == splitmix64(0, 5)
+
+
 def test_counter_bits_are_a_function_of_seed_key_and_draw():
     """Counter-based masks: the same (seed, key) gives the same draws, in order, with
     no state to save; another seed or key (training step) gives other bits."""
@@ -229,6 +277,35 @@ def test_spec_param_shapes_follow_the_cell():
         ModelSpec(7, 5, 1, "transformer")
 
 
+@pytest.mark.parametrize("field", ["vocab_size", "hidden_size", "num_layers"])
+@pytest.mark.parametrize("value", [0, -1, True, 2.0, "3", None])
+def test_spec_sizes_are_integers_from_one(field, value):
+    sizes = dict(vocab_size=7, hidden_size=5, num_layers=2)
+    with pytest.raises(ValueError, match=f"{field} must be an integer >= 1"):
+        ModelSpec(**dict(sizes, **{field: value}))
+    assert ModelSpec(**dict(sizes, **{field: 1})).to_dict()[field] == 1
+
+
+def test_spec_counts_describes_and_reads_itself_back():
+    spec = ModelSpec(7, 5, 3, "lstm", skip=True)
+    assert spec.param_count() == sum(int(np.prod(s)) for s in spec.param_shapes().values())
+    assert spec.param_count() == (7 * 20 + 2 * 5 * 20) + 3 * (5 * 20 + 20) + 3 * 5 * 7 + 7
+    assert spec.describe() == "3 x 5 LSTM with skip connections"
+    assert ModelSpec(7, 5, 1).describe() == "1 x 5 tanh RNN"
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+    for data, message in (([7, 5, 3], "not a mapping"),
+                          (dict(spec.to_dict(), depth=2), r"unknown model description fields \['depth'\]"),
+                          ({"vocab_size": 7, "num_layers": 3}, r"lacks \['hidden_size'\]")):
+        with pytest.raises(ValueError, match=message):
+            ModelSpec.from_dict(data)
+
+
+@pytest.mark.parametrize("skip", [1, 0, "yes", None])
+def test_spec_skip_is_a_bool(skip):
+    with pytest.raises(ValueError, match="skip must be true or false"):
+        ModelSpec(7, 5, 2, skip=skip)
+
+
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("num_layers", [1, 3])
 def test_layer_outputs_are_each_layers_h_at_every_step(cell, num_layers):
@@ -249,3 +326,14 @@ def test_layer_outputs_are_each_layers_h_at_every_step(cell, num_layers):
         for l in range(num_layers):
             np.testing.assert_allclose(outs[l][t], stepper.h[l], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(sT, model.forward(spec, params, inputs, s0)[1], atol=1e-12)
+
+
+def test_softmax_cross_entropy_is_stable_for_large_logits():
+    """The row maximum is subtracted before exp: logits in the thousands still give the
+    exact loss, not inf or nan."""
+    logits = np.array([[1000.0, 0.0, -5.0], [0.0, -1000.0, 3.0]])
+    loss, dlogits = layers.softmax_cross_entropy(logits.copy(), np.array([1, 2]))
+    expected = np.mean([-layers.log_probs(logits)[0, 1], -layers.log_probs(logits)[1, 2]])
+    assert loss == pytest.approx(expected) and loss == pytest.approx((1000 + 3.0486e-3) / 2,
+                                                                     rel=1e-4)
+    assert np.isfinite(dlogits).all()

@@ -52,3 +52,12 @@ def test_pieces_see_context_from_their_warmup():
                                  model.zero_state(spec, 1))
     want = -layers.log_probs(logits[:, 0, :].astype(np.float64))[np.arange(299), ids[1:]].mean()
     assert evaluation.score(spec, params, ids, warmup=1000).nats == pytest.approx(want, rel=1e-5)
+
+
+def test_a_score_in_bits_and_perplexity():
+    s = evaluation.Score(nats=np.log(4.0), chars=10)
+    assert s.bits == pytest.approx(2.0) and s.perplexity == pytest.approx(4.0)
+    assert evaluation.Score(nats=708.0, chars=1).perplexity == pytest.approx(np.exp(708.0))
+    assert evaluation.Score(nats=709.9, chars=1).perplexity == float("inf")  # exp overflows
+    d = s.as_dict()
+    assert d["nats_per_char"] == s.nats and d["bits_per_char"] == s.bits

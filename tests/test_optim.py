@@ -22,12 +22,41 @@ def test_adam_first_step_moves_each_weight_by_the_learning_rate():
     np.testing.assert_allclose(w, [-0.01, 0.01, -0.01], rtol=1e-3)  # eps shows at 1e-3
 
 
+def test_rmsprop_first_step_is_the_gradients_sign_over_root_one_minus_decay():
+    w = np.zeros(3)
+    optim.rmsprop(w, np.array([0.5, -3.0, 2.0]), {"learning_rate": 0.01, "decay_rate": 0.99})
+    np.testing.assert_allclose(w, [-0.1, 0.1, -0.1], rtol=1e-6)  # lr / sqrt(0.01)
+
+
 def test_sgd_momentum_accumulates():
     w = np.zeros(1)
     cfg = {"learning_rate": 1.0, "momentum": 0.9}
-    optim.sgd(w, np.ones(1), cfg)
-    optim.sgd(w, np.ones(1), cfg)
-    np.testing.assert_allclose(w, [-1 - 1.9])
+    optim.sgd(w, np.full(1, 2.0), cfg)
+    optim.sgd(w, np.full(1, 2.0), cfg)
+    np.testing.assert_allclose(w, [-2 - 3.8])
+
+
+HYPERPARAMETERS = {"sgd": {"momentum": 0.9}, "adagrad": {}, "rmsprop": {}, "adam": {}}
+
+
+@pytest.mark.parametrize("rule", sorted(optim.RULES))
+def test_every_rule_names_the_state_it_keeps(rule):
+    """rule.state is what checkpoints save and resume restores: exactly the arrays (and
+    counters) the rule adds to its config."""
+    cfg = {"learning_rate": 0.1, **HYPERPARAMETERS[rule]}
+    given = set(cfg)
+    optim.RULES[rule](np.zeros(2), np.ones(2), cfg)
+    assert set(cfg) - given == set(optim.RULES[rule].state)
+
+
+@pytest.mark.parametrize("rule", sorted(optim.RULES))
+def test_a_vanishing_gradient_still_steps_downhill_and_boundedly(rule):
+    """epsilon keeps the step finite and its sign right where the gradient's scale is
+    below epsilon's."""
+    w = np.zeros(1)
+    lr = 0.1
+    optim.RULES[rule](w, np.full(1, 1e-10), {"learning_rate": lr, **HYPERPARAMETERS[rule]})
+    assert -lr <= w[0] < 0
 
 
 def test_adamw_decays_matrices_not_biases():

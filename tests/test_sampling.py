@@ -75,6 +75,8 @@ def test_temperature_sharpens_and_flattens():
     logits = np.array([2.0, 1.0, 0.0])
     cold, hot = sampling.next_probs(logits, 0.5), sampling.next_probs(logits, 2.0)
     assert cold[0] > sampling.next_probs(logits, 1.0)[0] > hot[0]
+    softmax = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(sampling.next_probs(logits), softmax)  # the default is 1
 
 
 def test_sampled_frequencies_follow_the_distribution():
@@ -186,3 +188,8 @@ def test_a_stop_text_counts_only_in_the_generated_characters():
     ids, _ = batch.sample(0)
     first = next((t + 2 for t in range(39) if greedy[t:t + 2] == [seed[-1], greedy[0]]), 40)
     assert ids == greedy[:first] and len(ids) > 1
+
+
+def test_log_softmax_at_is_stable_for_large_logits():
+    got = sampling.log_softmax_at(np.array([[1000.0, 0.0], [0.0, -1000.0]]), np.array([1, 0]))
+    np.testing.assert_allclose(got, [-1000.0, 0.0], atol=1e-9)

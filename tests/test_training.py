@@ -206,3 +206,36 @@ def test_resume_with_another_batch_shape_starts_a_fresh_epoch_with_zero_state(tm
     assert resumed.batches.index is None  # the data starts a fresh epoch
     stats = run(resumed)
     assert stats[-1].step == 20 and math.isfinite(stats[-1].loss)
+
+
+def test_batches_targets_are_the_next_characters_up_to_the_last_one():
+    """Every stream has (len - 1) // N characters with a next one to predict: for a
+    length that N divides, a batch at the end of the last stream still has its
+    targets, and a text of exactly one batch (offset 0) is cut without error."""
+    rng = np.random.default_rng(0)
+    ids = np.arange(4 * 10)  # 40 = N * 10: the last character has no next one
+    batches = Batches(ids, 4, 3)
+    assert batches.stream_len == 9
+    for _ in range(40):
+        inputs, targets, _ = batches.next(rng)
+        np.testing.assert_array_equal(targets, inputs + 1)
+    one = Batches(np.arange(4 * 3 + 1), 4, 3)
+    for _ in range(3):
+        inputs, targets, _ = one.next(rng)
+        np.testing.assert_array_equal(inputs[0], [0, 3, 6, 9])
+
+
+def test_an_epoch_uses_every_batch_that_fits_its_offset():
+    """(stream_len - offset) // T batches an epoch: the last one may end exactly at the
+    stream's end."""
+    rng = np.random.default_rng(1)
+    batches = Batches(np.arange(4 * 10), 4, 3)  # streams of 9
+    epochs = []  # (offset, batches) per epoch
+    for _ in range(60):
+        _, _, new_epoch = batches.next(rng)
+        if new_epoch:
+            epochs.append([batches.offset, 0])
+        epochs[-1][1] += 1
+    assert {offset for offset, _ in epochs[:-1]} == {0, 1, 2}
+    for offset, count in epochs[:-1]:
+        assert count == (9 - offset) // 3

@@ -194,9 +194,11 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
         lock.check_distinct(out, {"corpus": corpus_path, "config file": config_path},
                             "the output" if out == t.output else "the best checkpoint")
         checkpoint.check_writable(out)
-    with lock.OutputLock(t.output) as held:  # one live writer per output
-        if held.note:
-            say(f"rnngen: {held.note}")
+    # one live writer per file: the output, and the best checkpoint beside it (another
+    # run's output may be this run's NAME.best.npz, or the other way round)
+    with lock.OutputLock(t.output) as held, lock.OutputLock(best_path(t.output)) as best:
+        if held.note or best.note:
+            say(f"rnngen: {held.note or best.note}")
         _train_locked(cfg, corpus_path, config_name, steps, seed, corpus_name, assignments,
                       resume, quiet, threads, with_report)
 
@@ -340,9 +342,11 @@ class _stop_on_signals:
 
 # -- sample -------------------------------------------------------------------
 
-def _nonneg_float(ctx, param, value):
-    if value is not None and (math.isnan(value) or value < 0):
-        raise click.BadParameter(f"must be a number >= 0, got {value}")
+def _finite_float(ctx, param, value):
+    """Click's FloatRange lets nan through (every comparison with it is false), and inf
+    where there is no upper bound: both are usage errors, like any other bad value."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value}")
     return value
 
 
@@ -355,10 +359,11 @@ def _nonneg_float(ctx, param, value):
 @click.option("--n", "n", type=click.IntRange(min=0), default=500, show_default=True,
               help="Characters to generate after the seed.")
 @click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              callback=_nonneg_float, help="Softmax temperature; 0 picks the likeliest.")
+              callback=_finite_float, help="Softmax temperature; 0 picks the likeliest.")
 @click.option("--top-k", type=click.IntRange(min=1), default=None,
               help="Sample only among the k likeliest characters.")
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None,
+              callback=_finite_float,
               help="Sample only among the likeliest characters whose total reaches p.")
 @click.option("--random-seed", type=click.IntRange(min=0), default=None,
               help="Seed for the sampler's randomness: the same seed gives the same text.")

@@ -8,6 +8,7 @@ import pytest
 
 from world import ENV, assert_error, assert_ok, cli, digest, make_world
 from rnngen import checkpoint, lock
+from rnngen.training import best_path
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,48 @@ def test_two_live_runs_on_one_output(w, tmp_path):
                                  "-q"], capture_output=True, env=ENV, timeout=60)
         assert_error(second, f"being written by another rnngen run (process {first.pid})")
         assert first.poll() is None  # the first run goes on, untouched
-    finally:
+    finally:  # (it may still be starting: its signal handlers are not always in place)
         first.terminate()
         first.communicate(timeout=60)
-    assert first.returncode == 143
     assert checkpoint.load(out).meta["step"] > 0
+
+
+def wait_for_locks(run, *outputs):
+    """Until the run has locked every output (its PID in their lock files)."""
+    deadline = time.time() + 60
+    while time.time() < deadline and run.poll() is None:
+        paths = [lock.lock_path(out) for out in outputs]
+        if all(p.exists() and p.read_text().strip() == str(run.pid) for p in paths):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the first run did not lock {outputs}")
+
+
+@pytest.mark.parametrize("second", ["train onto its best", "train whose best is its output",
+                                    "export onto its best"])
+def test_a_live_runs_best_checkpoint_is_locked_too(w, tmp_path, second):
+    """m.npz keeps its best in m.best.npz: a run writing m.best.npz as its output, or
+    one writing m.npz whose best is the first run's output, is refused before any work."""
+    first_out = tmp_path / ("m.best.npz" if second == "train whose best is its output"
+                            else "m.npz")
+    cfg = w.config("long", train={"steps": 100000, "eval_every": 20, "output": str(first_out)})
+    first = subprocess.Popen([sys.executable, "-m", "rnngen", "train", "--config", str(cfg),
+                              "-q"], stderr=subprocess.PIPE, env=ENV)
+    try:
+        wait_for_locks(first, first_out, best_path(first_out))
+        if second == "train onto its best":
+            out = best_path(first_out)
+            args = ["train", "--config", w.cfg, "--output", out, "-q"]
+        elif second == "export onto its best":
+            out = best_path(first_out)
+            args = ["export", "--checkpoint", w.ckpt, "--output", out]
+        else:
+            out = tmp_path / "m.npz"
+            args = ["train", "--config", w.cfg, "--output", out, "-q"]
+        before = digest(out) if out.exists() else None
+        assert_error(cli(args), f"being written by another rnngen run (process {first.pid})")
+        assert (digest(out) if out.exists() else None) == before
+        assert first.poll() is None  # the first run goes on, untouched
+    finally:  # it may still be starting, before its signal handlers: no exit code to check
+        first.terminate()
+        first.communicate(timeout=60)

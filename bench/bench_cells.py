@@ -76,13 +76,29 @@ def main(argv=None):
 
     cells = [CELLS[name] for name in args.cells.split(",")]
     data = {cell.NAME: setup(cell) for cell in cells}
-    times = {(cell.NAME, what): [] for cell in cells for what in ("cell", "products")}
-    for _ in range(args.rounds):
+
+    def timed(whole, part, per=1):
+        """Median CPU seconds (divided by ``per``) of whole(cell, data) and of
+        part(cell, data) for each cell, the two taking turns every round."""
+        times = {(cell.NAME, i): [] for cell in cells for i in (0, 1)}
+        for _ in range(args.rounds):
+            for cell in cells:
+                for i, fn in enumerate((whole, part)):
+                    started = time.process_time()
+                    fn(cell, data[cell.NAME])
+                    times[cell.NAME, i].append((time.process_time() - started) / per)
+        return {cell.NAME: [statistics.median(times[cell.NAME, i]) for i in (0, 1)]
+                for cell in cells}
+
+    def table(title, columns, medians, scale, digits):
+        print(title)
+        print(f"{'cell':6} {columns[0]:>11} {columns[1]:>9} {'share':>6} {columns[2]:>13}")
         for cell in cells:
-            for what, fn in (("cell", cell_pass), ("products", products)):
-                started = time.process_time()
-                fn(cell, data[cell.NAME])
-                times[cell.NAME, what].append(time.process_time() - started)
+            whole, part = medians[cell.NAME]
+            print(f"{cell.NAME:6} {whole * scale:11.{digits}f} {part * scale:9.{digits}f} "
+                  f"{part / whole:6.0%} {(whole - part) * scale:13.{digits}f}")
+
+    passes = timed(cell_pass, products)
 
     from rnngen.engine import model
     from rnngen.engine.sampling import Stepper
@@ -106,30 +122,12 @@ def main(argv=None):
         for _ in range(reps):
             np.matmul(h, Whh, out=out)
 
-    sample_times = {(cell.NAME, what): [] for cell in cells for what in ("step", "product")}
-    for _ in range(args.rounds):
-        for cell in cells:
-            for what, fn in (("step", sampler_steps), ("product", sampler_product)):
-                started = time.process_time()
-                fn(cell, None)
-                sample_times[cell.NAME, what].append((time.process_time() - started) / reps)
-
-    print(f"hidden {H}, {N} streams, BPTT {T}, float32, {args.threads} BLAS thread(s), "
-          f"median of {args.rounds} rounds (CPU ms per forward + backward pass)")
-    print(f"{'cell':6} {'whole pass':>11} {'products':>9} {'share':>6} {'element-wise':>13}")
-    for cell in cells:
-        whole = statistics.median(times[cell.NAME, "cell"])
-        prod = statistics.median(times[cell.NAME, "products"])
-        print(f"{cell.NAME:6} {whole * 1e3:11.0f} {prod * 1e3:9.0f} {prod / whole:6.0%} "
-              f"{(whole - prod) * 1e3:13.0f}")
-    print(f"\none-stream sampling, one layer of {H}, V=65 (CPU microseconds a character)")
-    print(f"{'cell':6} {'whole step':>11} {'product':>9} {'share':>6} {'the rest':>9}")
-    for cell in cells:
-        whole = statistics.median(sample_times[cell.NAME, "step"])
-        prod = statistics.median(sample_times[cell.NAME, "product"])
-        print(f"{cell.NAME:6} {whole * 1e6:11.1f} {prod * 1e6:9.1f} {prod / whole:6.0%} "
-              f"{(whole - prod) * 1e6:9.1f}")
-
+    sampling = timed(sampler_steps, sampler_product, per=reps)
+    table(f"hidden {H}, {N} streams, BPTT {T}, float32, {args.threads} BLAS thread(s), median "
+          f"of {args.rounds} rounds (CPU ms per forward + backward pass)",
+          ("whole pass", "products", "element-wise"), passes, 1e3, 0)
+    table(f"\none-stream sampling, one layer of {H}, V=65 (CPU microseconds a character)",
+          ("whole step", "product", "the rest"), sampling, 1e6, 1)
 
 if __name__ == "__main__":
     main()

@@ -107,7 +107,7 @@ def main(argv=None):
     steppers = {}
     for cell in cells:
         spec = ModelSpec(65, H, 1, cell.NAME)
-        params = {k: v.astype(f32) for k, v in model.init_params(spec, rng).items()}
+        params = model.init_params(spec, rng)  # float32 by default
         steppers[cell.NAME] = Stepper(spec, params)
     reps = 500
 

@@ -169,8 +169,7 @@ def weights_only(ckpt):
     It samples and evaluates like the original; training cannot resume from it
     exactly, so the trainer refuses it.
     """
-    meta = {k: v for k, v in ckpt.meta.items() if k not in schema.TRAINING_STATE or
-            k in ("train", "data", "step", "history", "best_val", "train_seconds")}
+    meta = {k: v for k, v in ckpt.meta.items() if k not in schema.RESUME_ONLY}
     return Checkpoint(ckpt.spec, ckpt.params, dict(meta, weights_only=True), ckpt.state, {})
 
 

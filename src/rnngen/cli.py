@@ -109,6 +109,32 @@ def main(ctx):
         click.echo(ctx.get_help())
 
 
+def checkpoint_option(purpose):
+    """--checkpoint, defaulting to the shipped model (resolved by _checkpoint_or_shipped)."""
+    return click.option("--checkpoint", "ckpt_path", default=None,
+                        show_default=SHIPPED_MODEL_HELP, help=f"Checkpoint to {purpose}.")
+
+
+def corpus_text_option(help_text):
+    """--corpus for commands that read a text to look at: a path, or '-' for stdin."""
+    return click.option("--corpus", "corpus_arg", default=None, metavar="PATH|-",
+                        help=help_text)
+
+
+def device_option():
+    return click.option("--device", "device_name", type=click.Choice(device.DEVICES),
+                        default="cpu", show_default=True,
+                        help="Compute on the CPU or a GPU (cuda, through CuPy).")
+
+
+def _read_text_arg(corpus_arg):
+    """The text --corpus names ('-': stdin) -> (text, source, path or None)."""
+    if corpus_arg == "-":
+        return sys.stdin.read(), "stdin", None
+    path = corpus.resolve(corpus_arg)
+    return corpus.read_text(path, "--corpus"), str(path), path
+
+
 def threads_option(default_help):
     return click.option(
         "--threads", type=click.IntRange(min=1), envvar="RNNGEN_THREADS", default=None,
@@ -265,7 +291,7 @@ def _train_loop(trainer, quiet, with_report=False):
 
     t = trainer.cfg.train
     live = not quiet and not STDERR.dead and _stderr_is_terminal()
-    bar = tqdm(total=t.steps, initial=trainer.step, file=STDERR, disable=not live or STDERR.dead,
+    bar = tqdm(total=t.steps, initial=trainer.step, file=STDERR, disable=not live,
                unit="step", dynamic_ncols=True, smoothing=0.1)
     # after a resume, the last validation loss is the checkpoint's
     val = f"{trainer.history[-1]['val_loss']:.3f}" if trainer.history else "-"
@@ -351,8 +377,7 @@ def _finite_float(ctx, param, value):
 
 
 @main.command()
-@click.option("--checkpoint", "ckpt_path", default=None, show_default=SHIPPED_MODEL_HELP,
-              help="Checkpoint to sample from.")
+@checkpoint_option("sample from")
 @click.option("--seed", "seed_text", default=None, metavar="TEXT",
               help="Priming text, printed first ('-' reads it from stdin). "
                    "Default: start as after a line break (not printed).")
@@ -369,8 +394,7 @@ def _finite_float(ctx, param, value):
               help="Seed for the sampler's randomness: the same seed gives the same text.")
 @click.option("--fresh-state", is_flag=True,
               help="Start from a zero hidden state, not the one training ended with.")
-@click.option("--device", "device_name", type=click.Choice(device.DEVICES), default="cpu",
-              show_default=True, help="Compute on the CPU or a GPU (cuda, through CuPy).")
+@device_option()
 @threads_option("1 (one stream's products are too small to share)")
 @click.option("--num-samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="Samples to draw, as one batch; sample i uses random seed + i. "
@@ -407,15 +431,14 @@ def sample(ctx, ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed,
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     ckpt = checkpoint.load(ckpt_path)
     out = _data_out(ckpt.vocab_chars)
+    _use_threads(threads)
     if _batched(num_samples, beam, stop, as_json, null):
-        _use_threads(threads)
         return _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_seed,
                         fresh_state, num_samples, beam, length_norm, no_repeat_ngram, stop,
                         as_json, null)
     rng = np.random.default_rng(random_seed)
     chars = generation.sample_chars(ckpt, seed_text, n, rng, temperature, top_k or 0,
                                     top_p or 1.0, saved_state=not fresh_state, device=where)
-    _use_threads(threads)
     # one stream's (1, H) x (H, H) products run faster on one BLAS thread than on two
     blas = contextlib.nullcontext() if threads is not None else single_threaded()
     try:
@@ -537,8 +560,7 @@ def _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_se
 # -- export -------------------------------------------------------------------
 
 @main.command()
-@click.option("--checkpoint", "ckpt_path", default=None, show_default=SHIPPED_MODEL_HELP,
-              help="Checkpoint to export.")
+@checkpoint_option("export")
 @click.option("--output", required=True, help="Where to write the weights-only copy.")
 def export(ckpt_path, output):
     """Write a weights-only copy of a checkpoint (no optimizer state), for sharing."""
@@ -566,11 +588,9 @@ def _layer_unit(ctx, param, value):
 
 
 @main.command(name="report")
-@click.option("--checkpoint", "ckpt_path", default=None, show_default=SHIPPED_MODEL_HELP,
-              help="Checkpoint to report on.")
-@click.option("--corpus", "corpus_arg", default=None, metavar="PATH|-",
-              help="Text to look inside ('-' for stdin; its first 2,000 characters). Default: "
-                   "the start of the validation split of the checkpoint's corpus.")
+@checkpoint_option("report on")
+@corpus_text_option("Text to look inside ('-' for stdin; its first 2,000 characters). "
+                    "Default: the start of the validation split of the checkpoint's corpus.")
 @click.option("--output", default="report.html", show_default=True,
               help="Where to write the page ('-' for stdout).")
 @click.option("--unit", callback=_layer_unit, metavar="LAYER:UNIT",
@@ -586,14 +606,10 @@ def report_(ckpt_path, corpus_arg, output, unit, terminal):
 
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     ckpt = checkpoint.load(ckpt_path)
-    corpus_path = None
     if corpus_arg is None:
-        text, source = inside.validation_passage(ckpt)
-    elif corpus_arg == "-":
-        text, source = sys.stdin.read(), "stdin"
+        (text, source), corpus_path = inside.validation_passage(ckpt), None
     else:
-        corpus_path = corpus.resolve(corpus_arg)
-        text, source = corpus.read_text(corpus_path), str(corpus_path)
+        text, source, corpus_path = _read_text_arg(corpus_arg)
     look = inside.look_inside(ckpt.spec, ckpt.params, ckpt.vocab_chars, text, source)
     if terminal:
         shown, legend = report.terminal_view(look, unit, colour=sys.stdout.isatty())
@@ -613,17 +629,14 @@ def report_(ckpt_path, corpus_arg, output, unit, terminal):
 # -- eval ---------------------------------------------------------------------
 
 @main.command(name="eval")
-@click.option("--checkpoint", "ckpt_path", default=None, show_default=SHIPPED_MODEL_HELP,
-              help="Checkpoint to evaluate.")
-@click.option("--corpus", "corpus_arg", default=None, metavar="PATH|-",
-              help="Text to score ('-' for stdin). Default: the validation split of the "
-                   "corpus the checkpoint was trained on.")
+@checkpoint_option("evaluate")
+@corpus_text_option("Text to score ('-' for stdin). Default: the validation split of the "
+                    "corpus the checkpoint was trained on.")
 @click.option("--skip-unknown", is_flag=True,
               help="Drop characters the model never saw, then score the rest, as if they were "
                    "not in the text (neither predicted nor context); reports how many.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--device", "device_name", type=click.Choice(device.DEVICES), default="cpu",
-              show_default=True, help="Compute on the CPU or a GPU (cuda, through CuPy).")
+@device_option()
 @threads_option("all of the BLAS's threads")
 def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
     """Measure how well a checkpoint predicts text: nats/char, bits/char, perplexity.
@@ -639,11 +652,7 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
     if corpus_arg is None:
         result, source = evaluation.checkpoint_score(ckpt, device=where), "validation split"
     elif skip_unknown:  # the whole text in memory, less what the model never saw
-        if corpus_arg == "-":
-            text, source = sys.stdin.read(), "stdin"
-        else:
-            path = corpus.resolve(corpus_arg)
-            text, source = corpus.read_text(path, "--corpus"), str(path)
+        text, source, _ = _read_text_arg(corpus_arg)
         text, skipped = corpus.Vocabulary(ckpt.vocab_chars).drop_unknown(text)
         result = evaluation.checkpoint_score(ckpt, text, source, device=where)
     else:  # streamed: memory is the ids, not the text

@@ -14,22 +14,22 @@ def _bits(nats):
 def describe(ckpt, path):
     """A JSON-able dict describing the checkpoint at path."""
     meta = ckpt.meta
-    m = meta.get("model", {})
+    spec = ckpt.spec
     data = meta.get("data") or {}
     history = meta.get("history") or []
     last = history[-1]["val_loss"] if history else None
     best = meta.get("best_val")
-    vocab = meta.get("vocab", "")
+    vocab = ckpt.vocab_chars
     return {
         "checkpoint": str(path),
         "format": meta.get("format"),
         "format_version": meta.get("version"),
         "created_by": meta.get("created_by"),
-        "cell": m.get("cell", "rnn"),  # checkpoints from before cells were chosen are tanh RNNs
-        "hidden_size": m.get("hidden_size"),
-        "num_layers": m.get("num_layers"),
-        "skip": bool(m.get("skip", False)),
-        "parameters": int(sum(p.size for p in ckpt.params.values())),
+        "cell": spec.cell,
+        "hidden_size": spec.hidden_size,
+        "num_layers": spec.num_layers,
+        "skip": spec.skip,
+        "parameters": spec.param_count(),
         "vocab_size": len(vocab),
         "vocab": vocab,
         "corpus": data.get("corpus"),

@@ -1,8 +1,8 @@
 """Looking inside a model: what every hidden unit does over a passage, what the model
 predicts after each character, and which units track simple features of the text.
 
-The numbers come from one pass of the engine (``model.forward`` for the predictions,
-``model.layer_outputs`` for the activations) from a zero state; the report page and
+The numbers come from one pass of the engine (``model.forward``: the predictions, and
+the activations from its cache) from a zero state; the report page and
 the terminal view only show them.
 """
 from dataclasses import dataclass
@@ -113,8 +113,8 @@ def look_inside(spec, params, vocab_chars, text, source="text"):
     ids = Vocabulary(vocab_chars).encode(text, what=source).astype(np.intp)
     inputs = ids[:, None]  # (T, 1): one stream
     s0 = model.zero_state(spec, 1, params["Whh0"].dtype)
-    logits, _, _ = model.forward(spec, params, inputs, s0)
-    outs, _ = model.layer_outputs(spec, params, inputs, s0)
+    logits, _, cache = model.forward(spec, params, inputs, s0)
+    outs = model.cached_outputs(cache)
     acts = np.stack([h[:, 0, :] for h in outs], axis=1)  # (T, L, H)
     logp = layers.log_probs(logits[:, 0, :].astype(np.float64))  # (T, V)
     top_ids = np.argsort(-logp, axis=1, kind="stable")[:, :TOP_K]

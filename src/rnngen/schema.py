@@ -100,8 +100,8 @@ FIELDS = {
 }
 REQUIRED = ("format", "version", "vocab", "model")
 # what a run needs to resume exactly (an exported checkpoint has none of it)
-TRAINING_STATE = ("train", "data", "step", "position", "rng", "history", "best_val",
-                  "train_seconds", "recent_losses")
+RESUME_ONLY = ("position", "rng", "recent_losses")  # needed only to resume exactly
+TRAINING_STATE = ("train", "data", "step", "history", "best_val", "train_seconds") + RESUME_ONLY
 
 
 class SchemaError(ValueError):
@@ -171,16 +171,16 @@ def read_spec(meta):
     return spec
 
 
-def expected_arrays(spec, meta, state_streams=None):
+def expected_arrays(spec, meta):
     """Array name -> (shape, dtype kind) for every array this checkpoint may hold.
 
-    Parameters are required; the state parts share one shape (L, N, H), with N
-    taken from ``state_streams`` (None: not known yet); optimizer slots are the
-    declared state of the optimizer it was trained with.
+    Parameters are required; the state parts share one shape (L, N, H), N free (None)
+    up to the reader's bound; optimizer slots are the declared state of the optimizer
+    it was trained with.
     """
     arrays = {f"param/{k}": (shape, "f") for k, shape in spec.param_shapes().items()}
-    shape = (spec.num_layers, state_streams, spec.hidden_size)
-    for part in spec.cell_module.STATE:
+    shape = (spec.num_layers, None, spec.hidden_size)
+    for part in state_parts(spec):
         arrays[f"state/{part}"] = (shape, "f")
     for slot in optimizer_slots(meta):
         for k, pshape in spec.param_shapes().items():

@@ -24,6 +24,7 @@ import math
 import os
 
 from .engine import optim
+from .engine.cells import CELLS
 from .engine.spec import ModelSpec
 from .errors import ConfigError
 
@@ -67,7 +68,7 @@ def training_bytes(cfg, vocab_size):
     V, H, L, T, N = vocab_size, m.hidden_size, m.num_layers, t.seq_length, t.batch_size
     P = parameter_count(V, H, L, m.skip, m.cell)
     state = len(optim.RULES[t.optimizer].state)
-    G = ModelSpec(V, H, 1, m.cell).cell_module.GATES
+    G = CELLS[m.cell].GATES
     activations = ACTIVATION_ARRAYS + 3 * (G - 1)
     return {
         "weights": (FLOAT_BYTES * P * (2 + state), ("model.hidden_size", "model.num_layers")),

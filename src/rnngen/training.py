@@ -221,7 +221,8 @@ class Trainer:
         stats.checkpoint = t.output
 
     def checkpoint(self):
-        """The current state as a Checkpoint (arrays are shared, not copied)."""
+        """The current state as a Checkpoint (host arrays are shared, not copied; a
+        device's are copied to the host)."""
         host = self.device.to_host
         opt = {name: {k: (host(slots[k]) if hasattr(slots[k], "shape") else slots[k])
                       for k in self.update.state if k in slots}

@@ -24,7 +24,7 @@ def xp_of(*arrays):
 
 def to_host(a):
     """A NumPy copy (or the array itself, when it is already NumPy's)."""
-    if isinstance(a, np.ndarray) and type(a) is np.ndarray:
+    if type(a) is np.ndarray:
         return a
     get = getattr(a, "get", None)  # cupy.ndarray.get() copies to the host
     return np.asarray(get() if get is not None else a)

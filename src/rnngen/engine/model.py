@@ -88,7 +88,7 @@ def draw_masks(spec, T, N, dtype, dropout=0.0, weight_drop=0.0, rng=None):
     """
     dtype = np.dtype(dtype)
     H = spec.hidden_size
-    recurrent = spec.param_shapes()["Whh0"]
+    recurrent = (H, spec.cell_module.GATES * H)  # W_hh's shape, as param_shapes gives it
     bits = layers.GeneratorBits(rng) if isinstance(rng, np.random.Generator) else rng
 
     def mask(shape, p):
@@ -236,26 +236,18 @@ def zero_state(spec, batch_size, dtype=np.float32, xp=np):
     return xp.zeros(spec.state_shape(batch_size), dtype=dtype)
 
 
-def outputs(spec, state):
-    """The h part of a carried state (L, N, S*H) -> (L, N, H)."""
-    return state[..., :spec.hidden_size]
-
-
 def layer_outputs(spec, params, inputs, s0):
     """inputs (T, N) ids, s0 (L, N, S*H) -> [h (T, N, H) for each layer], sT (L, N, S*H).
 
     What each layer emits at every step, as ``forward`` computes it without dropout
-    (for looking inside a model: the report's activations). It repeats forward's layer
-    loop rather than digging in its cache, whose layout is each cell's own affair.
+    (for looking inside a model: the report's activations).
     """
-    cell = spec.cell_module
-    sT = np.empty_like(s0)
-    outs = []
-    for l in range(spec.num_layers):
-        if l == 0:
-            a, _ = layers.embedding_forward(inputs, params["Wxh0"] + params["bh0"])
-        else:
-            a, _ = layers.affine_forward(outs[-1], params[f"Wxh{l}"], params[f"bh{l}"])
-        h, sT[l], _ = cell.forward(a, s0[l], params[f"Whh{l}"], spec.layer_extras(params, l))
-        outs.append(h)
-    return outs, sT
+    _, sT, cache = forward(spec, params, inputs, s0)
+    return cached_outputs(cache), sT
+
+
+def cached_outputs(cache):
+    """Each layer's outputs [h (T, N, H)] from a ``forward`` cache made without dropout:
+    what the layer above (or the decoder, for the top layer) read."""
+    caches, _, out_cache, _ = cache
+    return [in_cache[0] for in_cache, *_ in caches[1:]] + [out_cache[0]]

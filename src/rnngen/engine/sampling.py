@@ -7,6 +7,7 @@ joins each upper layer's two products into one by stacking [W_xh; W_hh].
 """
 import numpy as np
 
+from . import layers
 from .backend import to_host, xp_of
 
 
@@ -191,9 +192,7 @@ def primed(spec, params, seed_ids, state=None):
 
 def log_softmax_at(logits, ids):
     """log softmax(logits)[i, ids[i]] for each row of logits (K, V), in float64."""
-    z = logits.astype(np.float64)
-    z -= z.max(axis=1, keepdims=True)
-    return z[np.arange(len(ids)), ids] - np.log(np.exp(z).sum(axis=1))
+    return layers.log_probs(logits.astype(np.float64))[np.arange(len(ids)), ids]
 
 
 def seed_log_probs(spec, params, seed_ids, state=None):

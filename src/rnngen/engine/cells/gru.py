@@ -94,14 +94,13 @@ def backward(dh, cache):
         dr, dz, dn = d[:, :H], d[:, H:2 * H], d[:, 2 * H:]
         h_prev = h[t - 1] if t > 0 else s0
         np.add(dh[t], carry, out=carry)  # the whole dL/dh_t
+        np.subtract(1, z, out=dn)  # 1 - z, for both dz and dn
         # dz = dh (h_prev - n) z (1 - z)
         np.subtract(h_prev, n, out=dz)
         dz *= carry
-        np.subtract(1, z, out=tmp)
-        tmp *= z
+        np.multiply(dn, z, out=tmp)
         dz *= tmp
         # dn (pre-activation) = dh (1 - z) (1 - n^2)
-        np.subtract(1, z, out=dn)
         dn *= carry
         np.multiply(n, n, out=tmp)
         np.subtract(1, tmp, out=tmp)

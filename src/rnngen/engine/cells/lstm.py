@@ -121,8 +121,9 @@ def step(a, hw, s, extra=None):
 
     ``a`` is scratch: it may be overwritten."""
     H = s.shape[-1] // 2
-    pre = a if hw is None else a + hw
+    if hw is not None:
+        a += hw
     h, c = s[:, :H], s[:, H:]
-    c_prev = c.copy()
-    tc = np.empty_like(c_prev)
-    return _update(pre, c_prev, c, tc, h)
+    # c is updated in place (each element reads its own c_prev first); the i block of
+    # ``a`` is the scratch for tanh(c), as i is no longer needed by then
+    return _update(a, c, c, a[:, :H], h)

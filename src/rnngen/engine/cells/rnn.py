@@ -80,5 +80,6 @@ def step(a, hw, s, extra=None):
     """One step on s (N, H) in place; returns h (N, H) (a view of s).
 
     ``a`` is scratch: it may be overwritten."""
-    pre = a if hw is None else a + hw
-    return _update(pre, s)
+    if hw is not None:
+        a += hw
+    return _update(a, s)

@@ -445,7 +445,11 @@ def test_named_corpus_that_cannot_be_fetched_asks_for_corpus(tmp_path, runner, m
 
     text = make_text(500)
     hand_built(tmp_path / "m.npz", text)
-    edit_meta(tmp_path / "m.npz", data={"corpus": "tinyshakespeare", "val_fraction": 0.1})
+    from rnngen.corpus import NAMED
+
+    edit_meta(tmp_path / "m.npz", data={"corpus": "tinyshakespeare", "val_fraction": 0.1,
+                                        "sha256": NAMED["tinyshakespeare"][1],
+                                        "chars": 1115394})
     monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path / "corpora"))
 
     def offline(*args, **kwargs):

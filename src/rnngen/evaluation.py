@@ -15,6 +15,9 @@ from .engine.backend import xp_of
 from .errors import CheckpointError, CorpusError
 
 
+SCORE_ASK = "pass --corpus with the text to score"
+
+
 @dataclass
 class Score:
     nats: float  # mean cross-entropy, nats per character
@@ -100,39 +103,44 @@ def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU):
     if ids is None and text is not None:
         ids = vocab.encode(text, what=source)
     elif ids is None:
-        corpus = _recorded_corpus(ckpt.meta.get("data"))
-        if corpus.vocab.chars != ckpt.vocab_chars:
-            raise CorpusError(f"{corpus.source} is not the corpus this checkpoint was trained "
-                              "on (its vocabulary differs); pass --corpus with the text to score")
-        ids = corpus.split(ckpt.meta["data"]["val_fraction"])[1]
+        ids = recorded_validation(ckpt)[1]
     if len(ids) < 2:
         raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
     params = {k: device.to_device(v) for k, v in ckpt.params.items()}
     return score(ckpt.spec, params, ids, workers=threads.Workers(threads.thread_count() or 1))
 
 
-def _recorded_corpus(data):
-    """The corpus a checkpoint records, read only if it is provably the same text."""
+def recorded_validation(ckpt, ask=SCORE_ASK):
+    """(corpus, val_ids): the validation split of the corpus a checkpoint was trained
+    on, the same split training used, read only if it is provably the same text (see
+    checkpoint_score). ``ask`` ends each refusal: what the user can pass instead."""
+    data = ckpt.meta.get("data")
     if not (isinstance(data, dict) and isinstance(data.get("corpus"), str)
             and isinstance(data.get("val_fraction"), float)
             and isinstance(data.get("sha256"), str) and isinstance(data.get("chars"), int)):
         raise CheckpointError("the checkpoint does not record which text it was trained on "
-                              "(corpus, sha256 and length); pass --corpus with the text to score")
+                              f"(corpus, sha256 and length); {ask}")
     name = data["corpus"]
     if name in NAMED:  # resolve checks the cached copy against the published sha256
-        corpus = read_corpus(resolve(name))
+        try:
+            corpus = read_corpus(resolve(name))
+        except CorpusError as e:  # offline, say: the flag is the way round it
+            raise CorpusError(f"{str(e).rstrip('.')}; or {ask}") from None
     else:
-        corpus = _read_if_same(Path(name), data["sha256"], data["chars"])
+        corpus = _read_if_same(Path(name), data["chars"], ask)
     if corpus.sha256 != data["sha256"]:
         raise CorpusError(f"{corpus.source} is not the text this checkpoint was trained on "
-                          "(its sha256 differs); pass --corpus to score it anyway")
-    return corpus
+                          f"(its sha256 differs); {ask}")
+    if corpus.vocab.chars != ckpt.vocab_chars:
+        raise CorpusError(f"{corpus.source} is not the corpus this checkpoint was trained "
+                          f"on (its vocabulary differs); {ask}")
+    return corpus, corpus.split(data["val_fraction"])[1]
 
 
-def _read_if_same(path, sha256, chars):
+def _read_if_same(path, chars, ask):
     """Read path as a corpus only if it is a regular file of a size that ``chars``
     UTF-8 characters can have (1 to 4 bytes each), checked on the opened file."""
-    ask = "; pass --corpus with the text to score"
+    ask = "; " + ask
     try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:

@@ -6,14 +6,13 @@ the activations from its cache) from a zero state; the report page and
 the terminal view only show them.
 """
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from . import corpus as corpora
+from . import evaluation
 from .corpus import Vocabulary
 from .engine import layers, model
-from .errors import CheckpointError, CorpusError, OptionError
+from .errors import CorpusError, OptionError
 
 PASSAGE_CHARS = 2000  # characters shown; 2,000 x 1,536 units is 3 MB as int8
 TOP_K = 5  # next-character predictions kept per position
@@ -62,25 +61,10 @@ class Ranked:
 
 def validation_passage(ckpt):
     """(text, source): the start of the validation split of the checkpoint's corpus,
-    checked against the sha256 training recorded (as eval checks it)."""
-    data = ckpt.meta.get("data")
-    if not (isinstance(data, dict) and isinstance(data.get("corpus"), str)
-            and isinstance(data.get("val_fraction"), float)):
-        raise CheckpointError("the checkpoint does not say which corpus it was trained on; "
-                              "pass --corpus PATH (or - for stdin) with a passage to show")
-    name = data["corpus"]
-    if name not in corpora.NAMED and not Path(name).is_file():
-        raise CorpusError(f"the corpus this checkpoint was trained on, {name}, is not there; "
-                          "pass --corpus PATH (or - for stdin) with a passage to show")
-    try:
-        text = corpora.load_corpus(name)  # a named corpus is downloaded, as eval does
-    except CorpusError as e:
-        raise CorpusError(f"{str(e).rstrip('.')}. Or pass --corpus PATH (or - for stdin) "
-                          "with a passage to show") from None
-    if text.sha256 != data.get("sha256", text.sha256):
-        raise CorpusError(f"{text.source} is not the text this checkpoint was trained on "
-                          "(its sha256 differs); pass --corpus to show it anyway")
-    return opening(text, text.split(data["val_fraction"])[1], name)
+    read only if it is provably the text training read (as eval reads it)."""
+    corpus, val_ids = evaluation.recorded_validation(
+        ckpt, ask="pass --corpus PATH (or - for stdin) with a passage to show")
+    return opening(corpus, val_ids, ckpt.meta["data"]["corpus"])
 
 
 def opening(text, val_ids, name):

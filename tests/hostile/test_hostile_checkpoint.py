@@ -273,14 +273,21 @@ RECORDED = [
 ]
 
 
+# eval scores the recorded corpus's validation split; report shows its opening
+READERS = {"eval": ["eval"], "report": ["report", "--terminal"]}
+
+
+@pytest.mark.parametrize("command", READERS)
 @pytest.mark.parametrize("name, change, fragment", RECORDED, ids=[r[0] for r in RECORDED])
-def test_eval_refuses_a_recorded_corpus_that_changed(w, tmp_path, name, change, fragment):
+def test_a_recorded_corpus_that_changed_is_refused(w, tmp_path, name, change, fragment,
+                                                   command):
     if name == "unreadable" and os.geteuid() == 0:
         pytest.skip("root reads files whatever their mode")
     corpus, ckpt = trained_on(w, tmp_path)
     change(corpus, tmp_path)
-    # a subprocess with a timeout: a FIFO must never make eval wait for a writer
-    done = subprocess.run([sys.executable, "-m", "rnngen", "eval", "--checkpoint", str(ckpt)],
+    # a subprocess with a timeout: a FIFO must never make a command wait for a writer
+    done = subprocess.run([sys.executable, "-m", "rnngen", *READERS[command],
+                           "--checkpoint", str(ckpt)],
                           capture_output=True, text=True, env=ENV, timeout=60)
     line = assert_error(done, fragment)
     assert "--corpus" in line and done.stdout == ""
@@ -292,7 +299,9 @@ def test_eval_refuses_a_recorded_corpus_that_changed(w, tmp_path, name, change, 
     ("corpus", 5, "'data' must be"), ("chars", "4000", "'data' must be"),
     ("val_fraction", "x", "data.val_fraction must be float"),
 ])
-def test_eval_refuses_a_record_it_cannot_check(w, tmp_path, field, value, fragment):
+@pytest.mark.parametrize("command", READERS)
+def test_a_record_that_cannot_be_checked_is_refused(w, tmp_path, field, value, fragment,
+                                                    command):
     corpus, ckpt = trained_on(w, tmp_path)
     data = json.loads(str(arrays(ckpt)["meta"]))["data"]
     if value is None:
@@ -300,7 +309,7 @@ def test_eval_refuses_a_record_it_cannot_check(w, tmp_path, field, value, fragme
     else:
         data[field] = value
     edit_meta(ckpt, data=data)
-    assert_error(cli(["eval", "--checkpoint", ckpt]), fragment)
+    assert_error(cli([*READERS[command], "--checkpoint", ckpt]), fragment)
 
 
 def test_eval_trusts_a_named_corpus_from_the_cache(w, tmp_path, monkeypatch):

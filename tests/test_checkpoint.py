@@ -162,7 +162,7 @@ def test_save_sweeps_temp_files_of_killed_writers_only(tmp_path):
     import sys
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    host = checkpoint._HOST
+    from rnngen.atomic import _HOST as host
     path = tmp_path / "c.npz"
     stale = tmp_path / f".c.npz.{host}.{gone}.abc123.tmp"  # its writer was killed mid-write
     kept = [

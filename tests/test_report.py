@@ -3,7 +3,6 @@ feature ranking finds a planted unit, bad input gets a one-line error, and the p
 works in a real browser (headless Chromium, skipped where none is installed)."""
 import base64
 import json
-import math
 import re
 import shutil
 import subprocess

@@ -10,16 +10,12 @@ Entries (``schema`` declares every field and shape):
                        RNG state, loss history
 """
 import json
-import os
-import re
-import socket
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import schema
+from . import atomic, schema
 from .errors import CheckpointError
 
 FORMAT, VERSION = schema.FORMAT, schema.VERSION
@@ -59,74 +55,13 @@ def save(path, ckpt):
     meta = dict(ckpt.meta, format=FORMAT, version=VERSION, spec=ckpt.spec.to_dict(),
                 optimizer_scalars=scalars)
     arrays["meta"] = np.array(json.dumps(meta))
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _sweep_stale_temps(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_dir(path.parent)
+        atomic.write(path, lambda f: np.savez(f, **arrays))
     except OSError as e:
         raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}; "
                               "check that its directory is writable and the disk has room, "
                               "or choose another output path") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
-
-
-def _temp_prefix(path):
-    """Temp files are named .NAME.HOST.PID.XXXX.tmp: host and PID tell a later save
-    whether the writer of one is gone (killed mid-write) and the file is litter."""
-    return f".{path.name}.{_HOST}.{os.getpid()}."
-
-
-def _sweep_stale_temps(path):
-    """Delete temp files that a killed writer of ``path`` on this host left behind.
-
-    Only on POSIX, where os.kill(pid, 0) asks whether a process exists; only names
-    that are exactly ours for this path and host (a directory shared between hosts
-    keeps other hosts' files, whose PIDs mean nothing here).
-    """
-    if os.name != "posix":
-        return
-    ours = re.escape(f".{path.name}.{_HOST}")  # _temp_prefix without the PID
-    pattern = re.compile(rf"{ours}\.([0-9]{{1,9}})\.[^.]+\.tmp")
-    for tmp in path.parent.iterdir():
-        match = pattern.fullmatch(tmp.name)
-        if not match or int(match.group(1)) == os.getpid():
-            continue  # not ours, or our own write in progress
-        try:
-            os.kill(int(match.group(1)), 0)
-        except ProcessLookupError:  # the writer is gone
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-        except OSError:  # alive, but another user's
-            pass
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return  # some platforms cannot open directories; the rename is still atomic
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load(path):
@@ -178,10 +113,7 @@ def check_writable(path):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # the name save() will use, so a name too long for its temp sibling fails now
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
-        os.close(fd)
-        os.unlink(tmp)
+        atomic.probe(path)  # a name too long for save()'s temporary sibling fails now
     except OSError as e:
         raise CheckpointError(f"cannot write checkpoints to {path.parent}: "
                               f"{e.strerror or e}; choose another output path "

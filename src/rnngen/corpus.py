@@ -9,7 +9,6 @@ import codecs
 import hashlib
 import os
 import stat
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import atomic
 from .errors import CorpusError, VocabularyError
 from .resources import corpora_dir  # where named corpora are kept
 
@@ -329,7 +329,7 @@ def resolve(name_or_path):
 
 
 def _download(url, sha, target, name):
-    """Fetch url into target atomically (temp file in the same folder, fsync, rename).
+    """Fetch url into target atomically (see atomic.write).
 
     On any failure nothing is left behind: no partial file, and no folder this call made.
     """
@@ -346,23 +346,14 @@ def _download(url, sha, target, name):
         raise CorpusError(f"the download of {name} from {url} has sha256 {got}, expected {sha}; "
                           f"try again later, or {by_hand}")
     made = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
-    tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        tmp = None
+        atomic.write(target, lambda f: f.write(data))
     except OSError as e:
         raise CorpusError(f"cannot save {name} in {target.parent}: {e.strerror or e}; "
                           f"set RNNGEN_CORPORA to a writable folder, or {by_hand}") from None
     finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        if tmp is not None or not target.exists():
+        if not target.exists():
             for folder in made:  # innermost first; only the empty ones this call created
                 try:
                     folder.rmdir()

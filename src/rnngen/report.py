@@ -10,15 +10,13 @@ import base64
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, generation, inside
+from . import __version__, atomic, generation, inside
 from .errors import ReportError
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
@@ -67,23 +65,13 @@ def write(path, text, reads=()):
         if source is not None and path.exists() and path.resolve() == Path(source).resolve():
             raise ReportError(f"--output {path} is the file the report reads; "
                               "choose another --output")
-    tmp = None
+    data = text.encode("utf-8")
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
-        os.replace(tmp, path)
-        tmp = None
+        atomic.write(path, lambda f: f.write(data))
     except OSError as e:
         raise ReportError(f"cannot write the report to {path}: {e.strerror or e}; check that "
                           "its directory exists and is writable, or choose another --output") \
             from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # -- the run ------------------------------------------------------------------------

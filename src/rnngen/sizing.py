@@ -20,7 +20,6 @@ batches, H units, L layers and V symbols:
 It is a floor, not a ceiling (NumPy's temporaries come and go), so a run is refused
 when the estimate alone exceeds the memory available now.
 """
-import math
 import os
 
 from .engine import optim

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from world import ENV, assert_error, cli, digest, make_world
-from rnngen import checkpoint
+from rnngen import atomic, checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_an_error_with_stderr_full_still_exits_1(w, tmp_path):
 
 def temp_overhead():
     """Characters a checkpoint's temporary name adds to NAME, in this process."""
-    return len(checkpoint._temp_prefix(Path("x"))) - 1 + len("abcdefgh.tmp")
+    return len(atomic.temp_prefix(Path("x"))) - 1 + len("abcdefgh.tmp")
 
 
 # (case, file name length as a function of the overhead): the temp sibling of the output,

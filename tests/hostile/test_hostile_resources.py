@@ -1,5 +1,4 @@
 """Sizes bounded before allocation: a run that cannot fit is refused naming the key."""
-import math
 import tracemalloc
 
 import numpy as np

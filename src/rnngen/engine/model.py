@@ -14,7 +14,6 @@ state parts side by side ([h | c] for the LSTM), h first.
 import numpy as np
 
 from . import layers
-from .backend import xp_of
 from .cells import CELLS
 
 # every init some cell defines; each cell says which of them it takes (cell.INITS)

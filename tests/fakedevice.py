@@ -4,13 +4,15 @@ Its arrays (DeviceArray) behave as a GPU library's would where it matters to the
 engine: an operation that mixes them with a host NumPy array (more than a scalar)
 raises HostMix, as CuPy does, instead of silently computing on the host; indexing
 with a host array is refused too; and every read back to the host (float(),
-int(), bool(), .item(), .tolist(), .get()) is counted in ``reads``, so a test can
-bound the transfers of a training step. The module mirrors NumPy's functions
+int(), bool(), .item(), .tolist(), .get()) is counted in ``reads``, and every copy
+of a host array to the device in ``sends``, so a test can bound the transfers of a
+training step or of scoring. The module mirrors NumPy's functions
 (``fakedevice.zeros`` ...), so ``engine.backend.xp_of`` returns it for its arrays.
 """
 import numpy as np
 
 reads = 0  # reads back to the host since import (tests take differences)
+sends = 0  # host arrays copied to the device since import
 
 
 class HostMix(TypeError):
@@ -95,8 +97,10 @@ class DeviceArray(np.ndarray):
 
 def asarray(a, dtype=None):
     """Host -> device (a copy, as a transfer is)."""
+    global sends
     if isinstance(a, DeviceArray):
         return a if dtype is None else a.astype(dtype)
+    sends += 1
     return np.array(a, dtype=dtype).view(DeviceArray)
 
 

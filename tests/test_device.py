@@ -155,3 +155,20 @@ def test_unknown_device_in_a_config_names_the_key(tmp_path, text_file):
     result = CliRunner().invoke(main, ["train", "--config", str(cfg)])
     assert result.exit_code == 1
     assert "train.device must be one of cpu, cuda, got 'tpu'" in result.stderr
+
+
+@pytest.mark.parametrize("chars", [600, 2400])
+def test_scoring_on_a_device_sends_the_text_once_and_reads_a_sum_a_window(chars):
+    spec = ModelSpec(vocab_size=11, hidden_size=8, num_layers=2, cell="gru")
+    params = model.init_params(spec, np.random.default_rng(0), dtype=np.float64)
+    ids = np.random.default_rng(1).integers(0, 11, chars)
+    kw = dict(streams=4, seq_length=16, warmup=8)
+    on_cpu = evaluation.score(spec, params, ids, **kw)
+    sends, reads = fakedevice.sends, fakedevice.reads
+    on_device = evaluation.score(spec, {k: fakedevice.asarray(v) for k, v in params.items()},
+                                 ids, **kw)
+    windows = -(-(-(-(chars - 1) // 4) + 8) // 16)  # ceil((chunk + warmup) / seq_length)
+    assert on_device.nats == pytest.approx(on_cpu.nats, rel=1e-12)
+    # the parameters, then the text and the pieces' three bounds, whatever the length
+    assert fakedevice.sends - sends == len(params) + 4
+    assert fakedevice.reads - reads == windows

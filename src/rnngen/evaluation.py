@@ -45,8 +45,8 @@ def score(spec, params, ids, streams=64, seq_length=256, warmup=128, workers=Non
     pass over the whole text would. With ``workers`` (threads.Workers) the pieces
     are scored in groups at once. Windows of ``seq_length`` steps are cut from
     ``ids`` as they are scored, so memory beyond ``ids`` itself does not grow
-    with the text. The model runs on its parameters' device; each window's ids go
-    there, and one sum per window comes back.
+    with the text. The model runs on its parameters' device: the ids go there
+    once, and one sum per window comes back.
     """
     n = len(ids) - 1  # predictions to make
     if n < 1:
@@ -64,20 +64,22 @@ def score(spec, params, ids, streams=64, seq_length=256, warmup=128, workers=Non
             return _run(cols)
 
     xp = xp_of(params["Whh0"])
+    # the text and the pieces' bounds go to the device once; windows are cut there
+    text, first, starts, ends = (xp.asarray(a) for a in (ids, first, starts, ends))
 
     def _run(cols):
         h = model.zero_state(spec, cols.stop - cols.start, params["Whh0"].dtype, xp)
+        begin, end, scored_from = starts[cols], ends[cols], first[cols]
         total = 0.0
         for t0 in range(0, length, seq_length):
-            pos = starts[cols] + t0 + np.arange(min(seq_length, length - t0))[:, None]  # (T, M)
-            live = pos < ends[cols]  # past its end, a piece is padding
-            at = np.where(live, pos, 0)
-            logits, h, _ = model.forward(spec, params, xp.asarray(ids[at].astype(np.intp)), h)
+            pos = begin + t0 + xp.arange(min(seq_length, length - t0))[:, None]  # (T, M)
+            live = pos < end  # past its end, a piece is padding
+            at = xp.where(live, pos, 0)
+            logits, h, _ = model.forward(spec, params, text[at].astype(np.intp), h)
             T, M, V = logits.shape
             logp = layers.log_probs(logits.reshape(-1, V))
-            targets = xp.asarray(ids[at + 1].reshape(-1).astype(np.intp))
-            picked = logp[xp.arange(T * M), targets]
-            scored = xp.asarray((live & (pos >= first[cols])).reshape(-1))
+            picked = logp[xp.arange(T * M), text[at + 1].reshape(-1).astype(np.intp)]
+            scored = (live & (pos >= scored_from)).reshape(-1)
             total -= float(picked[scored].sum(dtype=np.float64))
         return total
 

@@ -7,7 +7,7 @@ joins each upper layer's two products into one by stacking [W_xh; W_hh].
 """
 import numpy as np
 
-from . import layers
+from . import layers, model
 from .backend import to_host, xp_of
 
 
@@ -197,13 +197,18 @@ def log_softmax_at(logits, ids):
 
 def seed_log_probs(spec, params, seed_ids, state=None):
     """Log-probabilities (T0 - 1,) of seed_ids[1:], each given the ids before it and
-    the carried state (L, S*H) of one stream (or zeros): what eval scores."""
-    stepper = Stepper(spec, params, state)
-    out = np.zeros(max(len(seed_ids) - 1, 0))
-    for t in range(len(out)):
-        logits = stepper.step(seed_ids[t])
-        out[t] = log_softmax_at(logits, [seed_ids[t + 1]])[0]
-    return out
+    the carried state (L, S*H) of one stream (or zeros): what eval scores, from one
+    forward pass over the seed."""
+    ids = np.asarray(seed_ids)
+    if len(ids) < 2:
+        return np.zeros(0)
+    xp, dtype = xp_of(params["Whh0"]), params["Whh0"].dtype
+    if state is None:
+        s0 = model.zero_state(spec, 1, dtype, xp)
+    else:
+        s0 = xp.asarray(state, dtype=dtype).reshape(spec.state_shape(1))
+    logits, _, _ = model.forward(spec, params, xp.asarray(ids[:-1, None]), s0)
+    return log_softmax_at(to_host(logits[:, 0]), ids[1:])
 
 
 class Batch:

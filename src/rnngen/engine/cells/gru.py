@@ -41,15 +41,16 @@ def init_bias(H):
 def _update(a, hw, bhn, h_prev, gates, hn, h):
     """The element-wise half of a step. a (N, 3H) input part, hw (N, 3H) the
     recurrent product; writes the activated r, z, n into gates (N, 3H), hn + b_hn
-    into hn (N, H) and the new state into h (N, H). hw may be overwritten."""
+    into hn (N, H) and the new state into h (N, H). hw is overwritten. The sampler's
+    step, which keeps neither, passes a itself as gates and hw's n block as hn."""
     H = h.shape[-1]
     rz = gates[:, :2 * H]
     np.add(a[:, :2 * H], hw[:, :2 * H], out=rz)
     inits.sigmoid(rz, out=rz)
     r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
     np.add(hw[:, 2 * H:], bhn, out=hn)
-    np.multiply(r, hn, out=n)
-    n += a[:, 2 * H:]
+    np.multiply(r, hn, out=hw[:, 2 * H:])  # hw's n block is free once hn is kept
+    np.add(a[:, 2 * H:], hw[:, 2 * H:], out=n)
     np.tanh(n, out=n)
     # h = n + z (h_prev - n), written so that h may be h_prev itself
     np.subtract(h_prev, n, out=hw[:, :H])
@@ -125,9 +126,7 @@ def backward(dh, cache):
 
 def step(a, hw, s, extra):
     """One step on s (N, H) in place; returns h (N, H) (a view of s). ``hw`` is
-    required (the cell is not ADDITIVE) and may be overwritten."""
-    N, H = s.shape
-    xp = xp_of(s)
-    gates = xp.empty((N, 3 * H), dtype=s.dtype)
-    hn = xp.empty((N, H), dtype=s.dtype)
-    return _update(a, hw, extra["bhn"], s, gates, hn, s)
+    required (the cell is not ADDITIVE); both ``a`` and ``hw`` are overwritten, as
+    the step's scratch."""
+    H = s.shape[-1]
+    return _update(a, hw, extra["bhn"], s, a, hw[:, 2 * H:], s)

@@ -91,10 +91,10 @@ def _fail(source, where, message):
 
 def _check_value(cfg, key, value, source, where):
     """Coerce value to key's type and check the config accepts it there (its ranges)."""
-    value = config.coerce(key, value, f"{source}: sweep.{where}:")
+    value = config.coerce(key, value, f"{source}: sweep.{where}")
     trial = copy.deepcopy(cfg)
     try:
-        config.apply_overrides(trial, [(key, value)], f"{source}: sweep.{where}:")
+        config.apply_overrides(trial, [(key, value)], f"{source}: sweep.{where}")
     except ConfigError as e:
         if str(e).startswith(source):
             raise
@@ -105,7 +105,7 @@ def _check_value(cfg, key, value, source, where):
 def parse_param(key, spec, cfg, source):
     """A Param for ``key`` from its YAML mapping, checked against the config's types."""
     where = f"params.{key}"
-    typ = config.key_type(key, f"{source}: sweep.params:")
+    typ = config.key_type(key, f"{source}: sweep.params")
     if key in NOT_SWEPT:
         _fail(source, where, "cannot be swept: each trial writes its own checkpoint in the "
                              "sweep folder")
@@ -142,7 +142,7 @@ def parse_param(key, spec, cfg, source):
         _fail(source, where + ".log", f"must be true or false, got {log!r}")
     step = spec.get("step")
     if step is not None:
-        step = config.coerce(key, step, f"{source}: sweep.{where}.step:")
+        step = config.coerce(key, step, f"{source}: sweep.{where}.step")
         if step <= 0:
             _fail(source, where + ".step", f"must be > 0, got {step}")
         if log and typ is float:

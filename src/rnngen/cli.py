@@ -730,11 +730,9 @@ def sweep(config_name, trials, storage, study_name, workers, show):
     if show:
         click.echo(sweeping.show(plan))
         return
-    sweeping.optuna()
-    say(f"rnngen: sweep {plan.sweep.study!r} in {plan.storage}; trials' checkpoints go "
-        f"to {plan.folder}")
     result = sweeping.run(plan, trials, workers,
-                          report=lambda o: say(f"rnngen: {o.line(plan.sweep.objective)}"))
+                          report=lambda o: say(f"rnngen: {o.line(plan.sweep.objective)}"),
+                          notify=lambda message: say(f"rnngen: {message}"))
     click.echo(result.table)
     if result.interrupted:
         say("rnngen: sweep interrupted; the running trial's checkpoint is kept and the "

@@ -27,14 +27,14 @@ class Result:
     best: Path  # the best config written (None while no trial has finished)
 
 
-def run(plan, more=None, workers=1, report=None):
+def run(plan, more=None, workers=1, report=None, notify=None):
     """Run the plan's trials (``more``: this many; default: up to sweep.trials in the
-    study), ``workers`` at once; ``report(Outcome)`` after each. Writes the best config
-    and returns a Result."""
+    study), ``workers`` at once; ``report(Outcome)`` after each, ``notify(message)``
+    once the study is open. Writes the best config and returns a Result."""
     from . import workers as running
 
-    optuna()  # one line, before any work, if the extra is missing
-    interrupted = running.run(plan, more, workers, report or (lambda outcome: None))
+    interrupted = running.run(plan, more, workers, report or (lambda outcome: None),
+                              notify or (lambda message: None))
     study = open_study(plan)
     return Result(interrupted, trials_table(study, plan), write_best(plan, study))
 

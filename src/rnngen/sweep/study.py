@@ -7,6 +7,7 @@ on one machine and for machines sharing an NFSv3+ filesystem, where SQLite's
 fcntl locks are unreliable. ``--storage`` takes a path (another journal file) or
 a database URL (postgresql://, mysql://, sqlite:///) for workers on many machines.
 """
+import datetime
 import math
 import os
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from . import section
 from .trial import HOST
 
 EXTRA = "sweep"  # pyproject's optional extra that installs Optuna
+# a running trial names its host within milliseconds of being asked for; one that has
+# not after this long lost its worker in between
+ORPHAN_SECONDS = 60
 
 
 def optuna():
@@ -157,6 +161,10 @@ def recover(study):
     found = []
     for t in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
         attrs = t.user_attrs
+        if "host" not in attrs and _older_than(t, ORPHAN_SECONDS):
+            _requeue(study, t, None)  # killed between study.ask and naming its host
+            found.append(t.number)
+            continue
         if attrs.get("host") != HOST:
             continue  # another machine's: its checkpoint is there, not here
         output = attrs.get("output")
@@ -177,6 +185,11 @@ def recover(study):
         except RnngenError:  # held: its worker is alive
             continue
     return found
+
+
+def _older_than(frozen, seconds):
+    started = frozen.datetime_start
+    return started is not None and (datetime.datetime.now() - started).total_seconds() > seconds
 
 
 def _process_gone(pid):

@@ -78,11 +78,12 @@ def run(study, trial, plan, stop, deadline=None):
     except ConfigError as e:  # a combination the config refuses (say, init for a cell)
         return _fail(study, trial, outcome, f"the trial's values do not fit the config: {e}")
     started = time.monotonic()
+    # who runs it, so that study.recover can tell when its worker is gone
+    trial.set_user_attr("host", HOST)
+    trial.set_user_attr("pid", os.getpid())
     try:
         with runner.training(cfg, resume) as run_:
-            # the locks are held now: the output names a live trial (see recover)
-            trial.set_user_attr("host", HOST)
-            trial.set_user_attr("pid", os.getpid())
+            # the locks are held now: from here a free lock means a dead worker
             trial.set_user_attr("output", str(output))
             for point in run_.history():  # a resumed run's curve, for the pruner
                 trial.report(_objective(point, sweep.objective), point.step)

@@ -91,11 +91,14 @@ def work(plan, quota, report, worker=0, stop=None, deadline=None):
     return stop.reason is not None
 
 
-def run(plan, more=None, workers=1, report=print):
+def run(plan, more, workers, report, notify):
     """Run the sweep's trials (see the module's docstring); ``report(outcome)`` after
-    each trial, in this process. Returns True when it was interrupted by a signal."""
+    each trial, in this process; ``notify(message)`` once the study is open. Returns
+    True when it was interrupted by a signal."""
     study = studies.open_study(plan)  # made here once, so workers never race to create it
     studies.seed_queue(study, plan)
+    notify(f"sweep {plan.sweep.study!r} in {plan.storage}: {studies.counted(study)} of "
+           f"{plan.sweep.trials} trials so far; trials' checkpoints go to {plan.folder}")
     ctx = multiprocessing.get_context("spawn")
     quota = Quota(more, plan.sweep.trials, ctx.Value("i", 0), ctx.Lock())
     deadline = (time.monotonic() + plan.sweep.total_minutes * 60

@@ -23,3 +23,22 @@ def test_output_is_unchanged(name, text):
     (_, path, args, stdin), = [c for c in cases(text) if c[0] == name]
     code, out, err = run(path, args, stdin)
     assert [code, out, err.replace(str(text.parent), "<TMP>")] == EXPECTED[name]
+
+
+VALIDATION = json.loads((GOLDEN.parent / "shipped_validation.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(VALIDATION))
+def test_the_recorded_validation_split_gives_the_same_output(name, shakespeare_corpora):
+    from click.testing import CliRunner
+
+    from rnngen import resources
+    from rnngen.cli import main
+
+    args = {"eval validation": ["eval", "--json"], "eval validation text": ["eval"],
+            "report terminal validation": ["report", "--terminal"]}[name]
+    result = CliRunner().invoke(main, args)
+    code, out, err = VALIDATION[name]
+    assert result.exit_code == code and result.stderr == err
+    assert result.stdout == out.replace("<CKPT>",
+                                        str(resources.shipped_model()))

@@ -28,6 +28,7 @@ def test_output_is_unchanged(name, text):
 VALIDATION = json.loads((GOLDEN.parent / "shipped_validation.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(VALIDATION))
 def test_the_recorded_validation_split_gives_the_same_output(name, shakespeare_corpora):
     from click.testing import CliRunner
@@ -35,7 +36,7 @@ def test_the_recorded_validation_split_gives_the_same_output(name, shakespeare_c
     from rnngen import resources
     from rnngen.cli import main
 
-    args = {"eval validation": ["eval", "--json"], "eval validation text": ["eval"],
+    args = {"eval validation": ["eval", "--json"],
             "report terminal validation": ["report", "--terminal"]}[name]
     result = CliRunner().invoke(main, args)
     code, out, err = VALIDATION[name]

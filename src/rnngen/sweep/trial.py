@@ -15,9 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import config
+from .. import config, run as runs
 from ..errors import ConfigError, RnngenError, TrainingDiverged
-from . import runner
 
 HOST = socket.gethostname()
 STATES = ("complete", "pruned", "failed", "interrupted")
@@ -82,14 +81,14 @@ def run(study, trial, plan, stop, deadline=None):
     trial.set_user_attr("host", HOST)
     trial.set_user_attr("pid", os.getpid())
     try:
-        with runner.training(cfg, resume) as run_:
+        with runs.prepare(cfg, resume=resume) as run:
             # the locks are held now: from here a free lock means a dead worker
             trial.set_user_attr("output", str(output))
-            for point in run_.history():  # a resumed run's curve, for the pruner
-                trial.report(_objective(point, sweep.objective), point.step)
-                outcome.value, outcome.step = _objective(point, sweep.objective), point.step
-            reason = _train(run_, trial, sweep, stop, deadline, outcome)
-            outcome.step = run_.step
+            for point in run.trainer.history:  # a resumed run's curve, for the pruner
+                outcome.value, outcome.step = _objective(point, sweep.objective), point["step"]
+                trial.report(outcome.value, outcome.step)
+            reason = _train(run, trial, sweep, stop, deadline, outcome)
+            outcome.step = run.trainer.step
     except TrainingDiverged as e:
         outcome.seconds = time.monotonic() - started
         outcome.note = f"diverged: {str(e).split(';')[0]}"
@@ -121,36 +120,42 @@ def run(study, trial, plan, stop, deadline=None):
     return outcome
 
 
-def _train(run_, trial, sweep, stop, deadline, outcome):
-    """Step the run, reporting each validation point; why it ended: None (finished),
-    'pruned', 'time' or 'interrupted'."""
+def _train(run, trial, sweep, stop, deadline, outcome):
+    """Step the run (run.Run), reporting each validation point; why it ended: None
+    (finished), 'pruned', 'time' or 'interrupted'."""
     reason = None
-    for point in run_.points():
+    for stats in run.steps():
         if reason is None and stop.reason is not None:
             reason = "interrupted"
-            run_.stop(reason)
+            run.stop(reason)
         elif reason is None and deadline is not None and time.monotonic() > deadline:
             reason = "time"
-            run_.stop(reason)
-        if point is None or reason is not None:
+            run.stop(reason)
+        if stats.val_loss is None or reason is not None:
             continue
-        outcome.value, outcome.step = _objective(point, sweep.objective), point.step
+        point = run.trainer.history[-1]  # what the run recorded at this validation
+        outcome.value, outcome.step = _objective(point, sweep.objective), stats.step
         if not math.isfinite(outcome.value):
             outcome.value = math.inf if not sweep.maximize else -math.inf
-        trial.report(outcome.value, point.step)
+        trial.report(outcome.value, stats.step)
         if trial.should_prune():
-            outcome.note = f"below the pruner's bar at step {point.step}"
+            outcome.note = f"below the pruner's bar at step {stats.step}"
             reason = "pruned"
-            run_.stop(reason)
+            run.stop(reason)
     return reason
 
 
+NOT_METRICS = ("step", "seconds")  # in a validation's record, but not measures of the model
+
+
 def _objective(point, name):
-    """The objective's value at a validation point, by name among what the run reports."""
-    if name not in point.metrics:
+    """The objective's value in a validation's record (a trainer.history entry), by
+    name among the metrics the run reports there."""
+    metrics = [k for k in point if k not in NOT_METRICS]
+    if name not in metrics:
         raise ConfigError(f"sweep.objective {name!r} is not a metric this run reports; "
-                          f"it reports {', '.join(sorted(point.metrics))}")
-    return float(point.metrics[name])
+                          f"it reports {', '.join(sorted(metrics))}")
+    return float(point[name])
 
 
 def _tell(study, trial, outcome, state, name):

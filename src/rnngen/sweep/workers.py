@@ -14,39 +14,23 @@ import time
 from dataclasses import dataclass
 
 from ..errors import RnngenError
+from ..run import StopOnSignals
 from ..threads import set_thread_count
 from . import study as studies
 from . import trial as trials
 
-# the signals that end a terminal session or a job, where the platform has them
-SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
-                if hasattr(signal, name))
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class Stop:
-    """While a sweep runs, the first signal asks the running trial to checkpoint and
-    stop; a second gets the default behaviour, so a stuck worker can still be killed."""
+    """Set by a signal (run.StopOnSignals calls request_stop): the running trial then
+    checkpoints and stops, and the worker starts no other. A second signal gets the
+    default behaviour, so a stuck worker can still be killed."""
 
-    def __init__(self):
-        self.reason, self.previous = None, {}
+    reason = None
 
-    def _handle(self, signum, frame):
-        self.reason = signum
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-
-    def __enter__(self):
-        for s in SIGNALS:
-            try:
-                self.previous[s] = signal.signal(s, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def __exit__(self, *exc):
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
+    def request_stop(self, reason):
+        self.reason = reason
 
 
 @dataclass
@@ -71,13 +55,12 @@ class Quota:
             return study.ask()
 
 
-def work(plan, quota, report, worker=0, stop=None, deadline=None):
+def work(plan, quota, report, worker, stop, deadline):
     """One worker: trials until the quota is spent, the deadline passes or a signal
     stops it. ``report(outcome)`` is called after each trial. Returns True when it was
     interrupted."""
     study = studies.open_study(plan, worker)
     studies.recover(study)
-    stop = stop or Stop()
     while stop.reason is None and (deadline is None or time.monotonic() < deadline):
         trial = quota.ask(study)
         if trial is None:
@@ -104,7 +87,8 @@ def run(plan, more, workers, report, notify):
     deadline = (time.monotonic() + plan.sweep.total_minutes * 60
                 if plan.sweep.total_minutes else None)
     if workers == 1:
-        with Stop() as stop:
+        stop = Stop()
+        with StopOnSignals(stop):
             return work(plan, quota, report, 0, stop, deadline)
     return _processes(ctx, plan, quota, report, workers, deadline)
 
@@ -139,7 +123,7 @@ def _processes(ctx, plan, quota, report, workers, deadline):
             if p.is_alive():
                 os.kill(p.pid, signal.SIGTERM if len(signals) == 1 else signal.SIGKILL)
 
-    previous = {s: signal.signal(s, forward) for s in SIGNALS}
+    previous = {s: signal.signal(s, forward) for s in StopOnSignals.SIGNALS}
     errors, interrupted = [], False
     try:
         while any(p.is_alive() for p in procs) or not events.empty():
@@ -172,8 +156,9 @@ def _child(plan, quota, events, worker, share, deadline):
     passes it on once), its share of the cores, outcomes sent to the parent."""
     os.setpgrp()
     set_thread_count(share)
+    stop = Stop()
     try:
-        with Stop() as stop:
+        with StopOnSignals(stop):
             if work(plan, quota, lambda o: events.put(("outcome", o)), worker, stop, deadline):
                 events.put(("interrupted", worker))
     except RnngenError as e:

@@ -232,3 +232,48 @@ def test_without_optuna_one_line_says_how_to_install_it(tmp_path, text_file, run
         assert result.exit_code == 1
         (line,) = result.stderr.strip().splitlines()
         assert "pip install 'rnngen-text[sweep]'" in line
+
+
+def test_recover_requeues_only_trials_whose_worker_is_gone(tmp_path, text_file, optuna,
+                                                           monkeypatch):
+    from rnngen import lock
+    from rnngen.sweep import study as studies
+    from rnngen.sweep.trial import HOST
+
+    plan = studies.plan(sweep_config(tmp_path, text_file))
+    study = studies.open_study(plan)
+    states = optuna.trial.TrialState
+    output = tmp_path / "runs" / "cfg-sweep" / "trial-0.npz"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(b"a checkpoint")
+    alive = study.ask({LR: optuna.distributions.FloatDistribution(1e-7, 0.05, log=True)})
+    for key, value in (("host", HOST), ("pid", os.getpid()), ("output", str(output))):
+        alive.set_user_attr(key, value)
+    elsewhere = study.ask()
+    elsewhere.set_user_attr("host", "another-machine")
+    nameless = study.ask()  # asked for, then its worker died before naming itself
+
+    with lock.OutputLock(output):  # its run holds the lock: alive
+        assert studies.recover(study) == []
+    monkeypatch.setattr(studies, "ORPHAN_SECONDS", 0)
+    time.sleep(0.01)
+    assert studies.recover(study) == [0, 2]  # lock free: gone; no host for too long: gone
+    trials = study.get_trials()
+    assert [t.state for t in trials[:3]] == [states.FAIL, states.RUNNING, states.FAIL]
+    retry, retry_nameless = trials[3:]
+    assert retry.state == states.WAITING
+    assert retry.system_attrs["fixed_params"] == alive.params  # a waiting trial's values
+    assert retry.user_attrs == {"retry_of": 0, "resume_from": str(output)}
+    assert retry_nameless.user_attrs == {"retry_of": nameless.number}
+    assert studies.recover(study) == []  # each is recovered once
+    assert elsewhere.number == 1  # another host's: left to a worker there
+
+
+def test_show_without_a_study_is_one_line_and_writes_nothing(tmp_path, text_file, runner,
+                                                             optuna):
+    cfg = sweep_config(tmp_path, text_file)
+    result = runner.invoke(main, ["sweep", "--config", str(cfg), "--show"])
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "no study named 'cfg'" in line
+    assert not (tmp_path / "runs").exists()

@@ -277,3 +277,16 @@ def test_show_without_a_study_is_one_line_and_writes_nothing(tmp_path, text_file
     (line,) = result.stderr.strip().splitlines()
     assert "no study named 'cfg'" in line
     assert not (tmp_path / "runs").exists()
+
+
+def test_docs_list_every_sweep_key_with_its_default():
+    import dataclasses
+    import re
+
+    from conftest import ROOT
+    from rnngen.sweep.section import SweepConfig
+
+    doc = (ROOT / "docs" / "sweep.md").read_text(encoding="utf-8")
+    section = doc.split("Every key of the section and its default:", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    assert yaml.safe_load(block) == {"sweep": dataclasses.asdict(SweepConfig())}

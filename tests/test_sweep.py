@@ -290,3 +290,14 @@ def test_docs_list_every_sweep_key_with_its_default():
     section = doc.split("Every key of the section and its default:", 1)[1]
     block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     assert yaml.safe_load(block) == {"sweep": dataclasses.asdict(SweepConfig())}
+
+
+def test_the_storage_may_not_be_a_file_the_sweep_reads(tmp_path, text_file, runner, optuna):
+    cfg = sweep_config(tmp_path, text_file)
+    before = cfg.read_bytes(), text_file.read_bytes()
+    for storage, what in ((cfg, "the config file"), (text_file, "the corpus")):
+        result = runner.invoke(main, ["sweep", "--config", str(cfg), "--storage", str(storage)])
+        assert result.exit_code == 1
+        (line,) = result.stderr.strip().splitlines()
+        assert f"is {what}" in line
+    assert (cfg.read_bytes(), text_file.read_bytes()) == before

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import atomic, lock, resources
+from .. import atomic, corpus, lock, outputs
 from ..errors import ConfigError, RnngenError
 from . import section
 from .trial import HOST
@@ -66,8 +66,15 @@ def plan(config_path, storage=None, study=None):
         sweep.study = study
     output = Path(cfg.train.output)
     folder = output.with_name(output.stem + "-sweep")  # beside the runs: runs/NAME-sweep/
-    resources.check_output_allowed(folder / "best.yaml", "train.output")
-    return Plan(cfg, sweep, Path(config_path), folder)
+    made = Plan(cfg, sweep, Path(config_path), folder)
+    inputs = {"corpus": corpus.resolve(cfg.data.corpus, fetch=False),
+              "config file": made.config_path}
+    # nothing the sweep writes may be what it reads, or inside the package
+    outputs.claim(made.best_path, inputs, "the best config", "train.output", kind="config")
+    if not _is_url(made.storage):
+        outputs.claim(made.storage, inputs, "the storage", "--storage or sweep.storage",
+                      kind="journal")
+    return made
 
 
 def _is_url(storage):

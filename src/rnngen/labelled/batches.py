@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import OptionError
 
 PAD = 0  # id written past a sequence's end; the model must never read it (lengths say where)
-POOL = 50  # batches' worth of examples sorted together
+POOL = 100  # batches' worth of examples sorted together
 
 
 @dataclass
@@ -140,14 +140,22 @@ class LengthBatches:
     def restore(self, pos):
         """Continue from a saved position; one that does not fit these data and batch
         bounds (a checkpoint from elsewhere) is refused with ValueError."""
-        epoch, seed, index = pos["epoch"], pos["seed"], pos["index"]
-        if index is None:
-            self.epoch, self.seed, self.index, self.batches = epoch, None, None, None
-            return
-        if not (isinstance(seed, int) and 0 <= seed < 2 ** 63 and isinstance(index, int)):
+        try:
+            epoch, seed, index = pos["epoch"], pos["seed"], pos["index"]
+        except (KeyError, TypeError):
+            raise ValueError(f"data position {pos} is not a labelled-batch position") from None
+
+        def count(v, top=None):
+            return isinstance(v, int) and not isinstance(v, bool) and 0 <= v \
+                and (top is None or v < top)
+
+        fresh = seed is None and index is None
+        if not count(epoch) or not (fresh or (count(seed, 2 ** 63) and count(index))):
             raise ValueError(f"data position {pos} is not a labelled-batch position")
-        self.epoch, self.seed = epoch, seed
+        self.epoch, self.seed, self.index, self.batches = epoch, seed, index, None
+        if fresh:
+            return
         self._plan()
-        if not 0 <= index <= len(self.batches):
+        if index > len(self.batches):
+            self.index, self.batches = None, None
             raise ValueError(f"data position {pos} is outside these data's batches")
-        self.index = index

@@ -118,6 +118,7 @@ def test_each_epoch_uses_every_example_once_within_the_bounds():
             assert n <= 32 and n * t <= 2000 and t == batch.lengths.max()
         seen = np.concatenate(seen)
         assert sorted(seen.tolist()) == list(range(len(data))), epoch
+        assert batches.position()["epoch"] == epoch + 1  # counted as the next one began
         # the batch that ended the loop began the next epoch: put it back
         batches.restore({**batches.position(), "index": 0})
 

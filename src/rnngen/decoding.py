@@ -140,21 +140,27 @@ class Decoding:
 
 
 class Model:
-    """A checkpoint's model on a device, ready to decode (what a server keeps loaded)."""
+    """A model on a device, ready to decode (what a server keeps loaded): its
+    description, parameters (host arrays, copied to the device), vocabulary and the
+    (L, S*H) state a stream starts from (None: zeros)."""
 
-    def __init__(self, ckpt, device=CPU):
-        self.checkpoint, self.spec, self.device = ckpt, ckpt.spec, device
-        self.vocab = Vocabulary(ckpt.vocab_chars)
-        self.params = {k: device.to_device(v) for k, v in ckpt.params.items()}
-        # one stream's carried state (L, S*H): stream 0 of training's last batch, as
-        # char-rnn's sampler started
-        self.saved_state = ckpt.state[:, 0, :] if ckpt.state is not None else None
+    def __init__(self, spec, params, vocab_chars, saved_state=None, device=CPU):
+        self.spec, self.device = spec, device
+        self.vocab = Vocabulary(vocab_chars)
+        self.params = {k: device.to_device(v) for k, v in params.items()}
+        self.saved_state = saved_state
+
+    @classmethod
+    def from_checkpoint(cls, ckpt, device=CPU):
+        # a stream starts from stream 0 of training's last batch, as char-rnn's sampler did
+        state = ckpt.state[:, 0, :] if ckpt.state is not None else None
+        return cls(ckpt.spec, ckpt.params, ckpt.vocab_chars, state, device)
 
     @classmethod
     def load(cls, path, device=CPU):
         from . import checkpoint
 
-        return cls(checkpoint.load(path), device)
+        return cls.from_checkpoint(checkpoint.load(path), device)
 
     def start_state(self, fresh=False):
         """The (L, S*H) state a stream starts from (host), or None for zeros."""

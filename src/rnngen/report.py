@@ -268,7 +268,7 @@ def samples(ckpt):
     """Samples at SAMPLE_TEMPERATURES, each from the same fixed seed, primed with a
     newline (a new line, or speech) when the vocabulary has one."""
     prime = "\n" if "\n" in ckpt.vocab_chars else None
-    model, out = decoding.Model(ckpt), []
+    model, out = decoding.Model.from_checkpoint(ckpt), []
     for temperature in SAMPLE_TEMPERATURES:
         settings = decoding.Decoding(SAMPLE_CHARS, temperature, random_seed=SAMPLE_SEED)
         text = "".join(decoding.stream(model, prime, settings, one_thread=False))

@@ -84,7 +84,7 @@ def rnngen_trainer(args, corpus, device=None):
     """The Trainer `rnngen train` would build for this shape (Adam 2e-3, clip 5), on
     ``device`` (rnngen.device.Device; the CPU when None)."""
     from rnngen import config
-    from rnngen import session
+    from rnngen.run import build_trainer
 
     cfg = config.Config()
     cfg.data.corpus = str(args.corpus)
@@ -95,7 +95,7 @@ def rnngen_trainer(args, corpus, device=None):
     t.batch_size, t.seq_length = args.batch, args.seq
     t.optimizer, t.learning_rate, t.clip_value, t.clip_norm = "adam", 2e-3, 5.0, 0.0
     config.validate(cfg)
-    return session.start(cfg, corpus, device=device)
+    return build_trainer(cfg, corpus, device=device)
 
 
 def rnngen_step_fn(trainer, lr=2e-3):

@@ -35,7 +35,7 @@ def test_round_trip_keeps_every_array_and_the_metadata(tmp_path, cell):
         assert back.optimizer_state[k]["t"] == 7
     np.testing.assert_array_equal(back.state, ckpt.state)  # h, and c for the LSTM
     assert back.spec == ckpt.spec
-    assert back.meta["step"] == 7 and back.meta["vocab"] == "abc"
+    assert back.step == 7 and back.vocab_chars == "abc"
     assert [p.name for p in path.parent.iterdir()] == ["c.npz"]  # no temp files left
 
 
@@ -43,12 +43,12 @@ def test_weights_only_drops_what_resuming_needs_and_keeps_the_record():
     ckpt = make_ckpt()
     ckpt.meta.update(position=[0, 1, 2], rng={"state": 1}, recent_losses=[2.0], best_val=1.5)
     light = checkpoint.weights_only(ckpt)
-    assert light.optimizer_state == {} and light.meta["weights_only"] is True
+    assert light.optimizer_state == {} and light.weights_only is True
     assert light.params is ckpt.params and light.state is ckpt.state
     assert "position" not in light.meta and "rng" not in light.meta
     assert "recent_losses" not in light.meta
-    assert light.meta["step"] == 7 and light.meta["best_val"] == 1.5
-    assert light.meta["train"] == ckpt.meta["train"] and light.meta["vocab"] == "abc"
+    assert light.step == 7 and light.best_val == 1.5
+    assert light.settings("train") == ckpt.settings("train") and light.vocab_chars == "abc"
 
 
 def test_an_lstm_state_without_its_cell_part_is_refused(tmp_path):
@@ -177,7 +177,7 @@ def test_save_sweeps_temp_files_of_killed_writers_only(tmp_path):
     checkpoint.save(path, make_ckpt())
     assert not stale.exists()
     assert all(f.exists() for f in kept)
-    assert checkpoint.load(path).meta["step"] == 7
+    assert checkpoint.load(path).step == 7
 
 
 RNG = np.random.default_rng(0).bit_generator.state

@@ -136,7 +136,7 @@ def trained(tmp_path_factory):
 
 def test_curves_points_are_the_history(trained):
     ckpt_path, page_path, _, _ = trained
-    history = checkpoint.load(ckpt_path).meta["history"]
+    history = checkpoint.load(ckpt_path).history
     assert [h["step"] for h in history] == [10, 20, 30]
     html = page_path.read_text(encoding="utf-8")
     svgs = re.findall(r"<svg class=\"curve\"(.*?)</svg>", html, re.S)

@@ -308,16 +308,19 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def resolve(name_or_path):
+def resolve(name_or_path, fetch=True):
     """The local path of a corpus named in a config: a file path, or a NAMED corpus.
 
     A named corpus is looked for in corpora_dir(); when absent it is downloaded,
-    checked against its sha256 and kept there.
+    checked against its sha256 and kept there. With fetch False, only the path it
+    has or will have there (nothing is read or downloaded).
     """
     if name_or_path not in NAMED:
         return Path(name_or_path)
     url, sha = NAMED[name_or_path]
     target = corpora_dir() / f"{name_or_path}.txt"
+    if not fetch:
+        return target
     if target.exists():
         if sha256_file(target) != sha:
             raise CorpusError(
@@ -359,8 +362,3 @@ def _download(url, sha, target, name):
                     folder.rmdir()
                 except OSError:
                     break
-
-
-def load_corpus(name_or_path, origin="data.corpus in the config"):
-    """Resolve and read a corpus named in a config (or by the flag ``origin`` names)."""
-    return read_corpus(resolve(name_or_path), origin)

@@ -64,7 +64,7 @@ def validation_passage(ckpt):
     read only if it is provably the text training read (as eval reads it)."""
     corpus, val_ids = evaluation.recorded_validation(
         ckpt, ask="pass --corpus PATH (or - for stdin) with a passage to show")
-    return opening(corpus, val_ids, ckpt.meta["data"]["corpus"])
+    return opening(corpus, val_ids, ckpt.corpus.name)
 
 
 def opening(text, val_ids, name):

@@ -175,7 +175,7 @@ def test_resuming_into_the_output_itself_is_what_resume_is_for(w, tmp_path):
     assert_ok(cli(["train", "--config", cfg, "-q"]))
     result = cli(["train", "--config", cfg, "--steps", "4", "--resume", "-q"])
     assert_ok(result)
-    assert checkpoint.load(tmp_path / "r.npz").meta["step"] == 4
+    assert checkpoint.load(tmp_path / "r.npz").step == 4
     result = cli(["train", "--config", cfg, "--steps", "6", "--resume", tmp_path / "r.npz", "-q"])
     assert_ok(result)
-    assert checkpoint.load(tmp_path / "r.npz").meta["step"] == 6
+    assert checkpoint.load(tmp_path / "r.npz").step == 6

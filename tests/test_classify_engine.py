@@ -9,19 +9,20 @@ import pytest
 from rnngen.engine import classifier, heads, model, optim
 from rnngen.engine.cells import CELLS
 from rnngen.engine.gradcheck import numerical_gradient, relative_error
+from rnngen.engine.spec import REVERSE, ClassifierSpec, ModelSpec
 
 TOL = 1e-6
 POOLINGS = list(heads.POOLINGS)
 
 
 def _spec(cell, pooling="last", bidirectional=False, V=5, H=3, L=1, K=3):
-    return classifier.ClassifierSpec(V, H, L, cell, num_classes=K, pooling=pooling,
+    return ClassifierSpec(V, H, L, cell, output_size=K, pooling=pooling,
                                      bidirectional=bidirectional)
 
 
 def _params(spec, seed=0):
     rng = np.random.default_rng(seed)
-    params = classifier.init_params(spec, rng, dtype=np.float64)
+    params = model.init_params(spec, rng, dtype=np.float64)
     for k in params:  # non-zero biases and larger weights, so every path carries gradient
         params[k] += 0.3 * rng.standard_normal(params[k].shape)
     return params
@@ -61,7 +62,7 @@ def test_classifier_gradients_every_parameter_and_initial_state(
 
     _, grads, ds0 = run()
     assert set(grads) == set(params) == set(spec.param_shapes())
-    assert any(k.startswith(classifier.REVERSE) for k in grads) == bidirectional
+    assert any(k.startswith(REVERSE) for k in grads) == bidirectional
     for name in params:
         err = relative_error(grads[name], numerical_gradient(lambda: run()[0], params[name]))
         assert err < TOL, (name, err)
@@ -110,7 +111,7 @@ def test_balanced_weights():
 def _reference_logits(spec, params, ids, length):
     """One sequence, alone, through the character model's own forward pass (tested
     against naive loops in test_engine_model.py), pooled by hand."""
-    stack_spec = spec.stack_spec
+    stack_spec = ModelSpec(spec.vocab_size, spec.hidden_size, spec.num_layers, spec.cell)
     features = []
     for prefix, seq in zip(spec.prefixes, (ids[:length], ids[:length][::-1])):
         p = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
@@ -185,10 +186,10 @@ def test_padding_amount_and_ids_change_nothing_at_all(cell, pooling, bidirection
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_loss_at_initialisation_is_ln_k(cell, pooling, bidirectional):
     K = 7
-    spec = classifier.ClassifierSpec(30, 32, 2, cell, num_classes=K, pooling=pooling,
+    spec = ClassifierSpec(30, 32, 2, cell, output_size=K, pooling=pooling,
                                      bidirectional=bidirectional)
     rng = np.random.default_rng(0)
-    params = classifier.init_params(spec, rng)
+    params = model.init_params(spec, rng)
     inputs, lengths = _batch(30, rng.integers(5, 40, 256))
     loss, _, _ = classifier.loss_and_grads(spec, params, inputs, lengths, rng.integers(0, K, 256))
     # within 0.15, as the character model's ln V: max pooling of tanh outputs is
@@ -231,12 +232,15 @@ def test_lengths_from_a_mask_and_bad_lengths():
 
 
 def test_spec_validation_and_shapes():
-    for kwargs in ({"num_classes": 1}, {"num_classes": True}, {"num_classes": None},
-                   {"num_classes": 3, "pooling": "sum"}, {"num_classes": 3, "bidirectional": 1}):
+    for kwargs in ({"output_size": 1}, {"output_size": True}, {},
+                   {"output_size": 3, "pooling": "sum"}, {"output_size": 3, "bidirectional": 1},
+                   {"output_size": 3, "task": "generate"}):
         with pytest.raises(ValueError):
-            classifier.ClassifierSpec(5, 4, 2, "gru", **kwargs)
+            ClassifierSpec(5, 4, 2, "gru", **kwargs)
     with pytest.raises(ValueError, match="skip"):
-        classifier.ClassifierSpec(5, 4, 2, "gru", True, num_classes=3)
+        ClassifierSpec(5, 4, 2, "gru", True, output_size=3)
+    with pytest.raises(ValueError, match="ModelSpec describes task 'generate'"):
+        ModelSpec(5, 4, 2, "gru", task="classify", output_size=3)
     spec = _spec("lstm", "max", True, V=5, H=4, L=2, K=3)
     shapes = spec.param_shapes()
     assert shapes["Wcy"] == (8, 3) and shapes["bc"] == (3,)
@@ -246,11 +250,28 @@ def test_spec_validation_and_shapes():
     assert spec.describe() == "2 x 4 LSTM, bidirectional, max pooling, 3 classes"
 
 
+def test_spec_round_trips_through_its_stored_form():
+    """from_dict builds the class the stored task names; a character model's stored
+    form is unchanged by the classifier's existence."""
+    spec = _spec("gru", "mean", True, K=4)
+    stored = spec.to_dict()
+    assert stored["task"] == "classify" and stored["output_size"] == 4
+    assert ModelSpec.from_dict(stored) == spec
+    generate = ModelSpec(5, 4, 2, "gru")
+    assert set(generate.to_dict()) == {"vocab_size", "hidden_size", "num_layers", "cell",
+                                       "skip", "task", "output_size"}
+    assert ModelSpec.from_dict(generate.to_dict()) == generate
+    for bad in (dict(stored, task="translate"), dict(stored, pooling="sum"),
+                dict(generate.to_dict(), pooling="max")):
+        with pytest.raises(ValueError):
+            ModelSpec.from_dict(bad)
+
+
 def test_both_directions_start_with_the_cell_own_initial_biases():
     """The reverse stack is drawn as the forward one is: the LSTM's forget gate bias
     is 1 in both directions, W_hh orthogonal per gate when asked."""
     spec = _spec("lstm", bidirectional=True, H=4, L=2)
-    params = classifier.init_params(spec, np.random.default_rng(0), init="orthogonal")
+    params = model.init_params(spec, np.random.default_rng(0), init="orthogonal")
     for prefix in spec.prefixes:
         np.testing.assert_array_equal(params[f"{prefix}bh1"][4:8], 1.0)
         block = params[f"{prefix}Whh0"][:, :4].astype(np.float64)
@@ -278,7 +299,7 @@ def _train(spec, steps, rng, dropout=0.0, weight_drop=0.0, lr=0.01, N=32):
     # the identity recurrence where the cell defines it (the tanh RNN: Le et al. 2015's
     # IRNN, which holds a state over long spans), else orthogonal
     init = "identity" if "identity" in spec.cell_module.INITS else "orthogonal"
-    params = classifier.init_params(spec, rng, init=init)
+    params = model.init_params(spec, rng, init=init)
     configs = {k: {"learning_rate": lr} for k in params}
     for _ in range(steps):
         ids, lengths, labels = _markers(rng, N, spec.vocab_size)
@@ -299,9 +320,9 @@ def _accuracy(spec, params, seed=99, n=300):
 
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_each_cell_learns_which_marker_came_first(cell):
-    spec = classifier.ClassifierSpec(8, 16, 1, cell, num_classes=2)
+    spec = ClassifierSpec(8, 16, 1, cell, output_size=2)
     rng = np.random.default_rng(0)
-    assert _accuracy(spec, classifier.init_params(spec, np.random.default_rng(0))) < 0.7
+    assert _accuracy(spec, model.init_params(spec, np.random.default_rng(0))) < 0.7
     params = _train(spec, 250, rng)
     assert _accuracy(spec, params) >= 0.95
 
@@ -309,7 +330,7 @@ def test_each_cell_learns_which_marker_came_first(cell):
 def test_learns_with_dropout_and_weight_drop():
     """Dropout between layers and before the head, and weight drop, train a two-layer
     bidirectional classifier; evaluation (no masks) reads the weights as they are."""
-    spec = classifier.ClassifierSpec(8, 8, 2, "gru", num_classes=2, pooling="max",
+    spec = ClassifierSpec(8, 8, 2, "gru", output_size=2, pooling="max",
                                      bidirectional=True)
     rng = np.random.default_rng(1)
     params = _train(spec, 100, rng, dropout=0.1, weight_drop=0.1)

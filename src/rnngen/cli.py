@@ -14,7 +14,7 @@ import time
 import click
 from click.core import ParameterSource
 
-from . import __version__, checkpoint, config, decoding, device, resources
+from . import __version__, checkpoint, config, console, decoding, device, resources
 from .console import data_out, fill_closed_std_fds, say, show_training, stdout_failed
 from .errors import OptionError, RnngenError
 from .run import DEFAULT_CONFIG
@@ -154,13 +154,15 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
     with run.prepare(config_name, overrides, resume=True if resume == "" else resume,
                      threads=threads, origins=origins, notify=note) as r:
         trainer, t = r.trainer, r.cfg.train
+        use = _use_command(trainer.spec, t.output)
         # said once the run is sure to start, so an error before it stays one line
         say(f"rnngen: checkpoints go to {t.output} (the best by validation: {r.best_output})")
-        say(f"rnngen: sample from it with: rnngen sample --checkpoint {shlex.quote(t.output)}")
+        say(f"rnngen: {use.split()[1]} with it: {use}")
         n_params = sum(p.size for p in trainer.params.values())
-        say(f"rnngen: {r.corpus.source}: {len(trainer.train_ids):,} train / "
-            f"{len(trainer.val_ids):,} val characters, {len(r.corpus.vocab)} symbols; "
-            f"{trainer.spec.describe()}, {n_params:,} parameters")
+        first, *more = trainer.task.summary()
+        say(f"rnngen: {first}; {trainer.spec.describe()}, {n_params:,} parameters")
+        for line in more:
+            say(f"rnngen:   {line}")
         if trainer.step:
             last_val = (f"; last val {trainer.history[-1]['val_loss']:.4f} nats/char"
                         if trainer.history else "")
@@ -173,12 +175,19 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
         say(f"rnngen: stopped by {signal.Signals(r.stop_reason).name} at step {trainer.step}; "
             f"checkpoint written to {t.output}. Resume with: {again}")
         sys.exit(128 + r.stop_reason)
+    if trainer.early_stop:
+        say(f"rnngen: stopped early at step {trainer.step}: {trainer.early_stop}")
     if trainer.history:
-        val = trainer.history[-1]["val_loss"]
-        say(f"rnngen: done at step {trainer.step}: val {val:.4f} nats/char "
-            f"({val / math.log(2):.4f} bits/char); best {trainer.best_val:.4f}; "
-            f"checkpoints {t.output} and {r.best_output}; "
-            f"sample with: rnngen sample --checkpoint {shlex.quote(t.output)}")
+        last = trainer.history[-1]
+        say(f"rnngen: done at step {trainer.step}: val {console.validation(last)}; "
+            f"best {trainer.best_val:.4f}; checkpoints {t.output} and {r.best_output}; "
+            f"{use.split()[1]} with: {use}")
+
+
+def _use_command(spec, output):
+    """The command that uses a trained model: sample from it, or classify with it."""
+    verb = "classify" if spec.task == "classify" else "sample"
+    return f"rnngen {verb} --checkpoint {shlex.quote(str(output))}"
 
 
 def _resume_command(config_name, steps, seed, corpus_name, assignments, output, quiet):

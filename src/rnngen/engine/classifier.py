@@ -1,95 +1,23 @@
 """The many-to-one model: a recurrent stack reads each sequence, a head answers once.
 
-A ClassifierSpec is a ModelSpec (V, H, L, the cell) plus the head: K classes, the
-pooling (heads.POOLINGS) and whether the encoder is bidirectional. Its parameters
-are one dict, as the character model's:
+Its description is a spec.ClassifierSpec: a ModelSpec (V, H, L, the cell) plus the
+head: K classes, the pooling (heads.POOLINGS) and whether the encoder is
+bidirectional. Its parameters are one dict, as the character model's:
     Wxh{l}, Whh{l}, bh{l}, the cell's extras   the stack, as in model.py
     rev_Wxh{l}, rev_Whh{l}, ...                 bidirectional only: a second stack that
                                                 reads each sequence reversed
     Wcy (D*H, K), bc (K,)                       the head, reading the pooled features
-D is 1, or 2 when bidirectional. Gradients come back in a dict with the same keys.
+D is 1, or 2 when bidirectional. model.init_params draws them; gradients come back
+in a dict with the same keys.
 
 Inputs are (T, N) ids, each sequence padded at its end to the batch's T, with
 lengths (N,). Nothing a sequence computes reads its padding, so its logits are the
 same alone or in any batch (up to the rounding of BLAS kernels, which may sum a
 row's products in another order at another batch size).
 """
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from . import heads, layers, model, stack
-from .spec import ModelSpec
-
-REVERSE = "rev_"  # name prefix of the reverse direction's stack
-
-
-@dataclass(frozen=True)
-class ClassifierSpec(ModelSpec):
-    num_classes: int = field(default=None, kw_only=True)  # K; required
-    pooling: str = field(default="last", kw_only=True)  # a name in heads.POOLINGS
-    bidirectional: bool = field(default=False, kw_only=True)  # also read each text reversed
-
-    def __post_init__(self):
-        super().__post_init__()
-        K = self.num_classes
-        if isinstance(K, bool) or not isinstance(K, int) or K < 2:
-            raise ValueError(f"num_classes must be an integer >= 2, got {K!r}")
-        if self.pooling not in heads.POOLINGS:
-            raise ValueError(f"unknown pooling {self.pooling!r}; expected one of "
-                             f"{', '.join(heads.POOLINGS)}")
-        if not isinstance(self.bidirectional, bool):
-            raise ValueError(f"bidirectional must be true or false, got {self.bidirectional!r}")
-        if self.skip:
-            raise ValueError("skip connections feed the next-character decoder; "
-                             "a classifier's head reads the top layer")
-
-    @property
-    def prefixes(self):
-        """The stacks' name prefixes, one per direction: forward, then reverse."""
-        return ("", REVERSE) if self.bidirectional else ("",)
-
-    @property
-    def stack_spec(self):
-        """The recurrent layers alone, as a character model describes them."""
-        return ModelSpec(self.vocab_size, self.hidden_size, self.num_layers, self.cell)
-
-    def initial_state_shape(self, batch_size):
-        """Each direction's initial state: (D, L, N, S*H)."""
-        return (len(self.prefixes),) + self.state_shape(batch_size)
-
-    def param_shapes(self):
-        """Name -> shape: each direction's stack, then Wcy (D*H, K) and bc (K,)."""
-        layer_shapes = stack.layer_shapes(self.stack_spec)
-        shapes = {p + name: shape for p in self.prefixes for name, shape in layer_shapes.items()}
-        shapes["Wcy"] = (len(self.prefixes) * self.hidden_size, self.num_classes)
-        shapes["bc"] = (self.num_classes,)
-        return shapes
-
-    def describe(self):
-        """e.g. '2 x 64 GRU, bidirectional, max pooling, 5 classes'."""
-        both = ", bidirectional" if self.bidirectional else ""
-        return f"{super().describe()}{both}, {self.pooling} pooling, {self.num_classes} classes"
-
-
-def init_params(spec, rng, init="scaled", init_scale=0.01, dtype=np.float32):
-    """Fresh parameters for ``spec``: each stack as model.init_params draws a
-    character model's layers; Wcy as it draws the decoder (uniform in
-    +-1/sqrt(fan_in), or N(0, init_scale^2) for init 'gaussian'), bc zero."""
-    params = {}
-    names = stack.layer_shapes(spec.stack_spec)
-    for prefix in spec.prefixes:
-        drawn = model.init_params(spec.stack_spec, rng, init, init_scale, dtype)
-        params.update({prefix + name: drawn[name] for name in names})
-    shape = spec.param_shapes()["Wcy"]
-    if init == "gaussian":
-        Wcy = rng.standard_normal(shape) * init_scale
-    else:
-        bound = 1 / np.sqrt(shape[0])
-        Wcy = rng.uniform(-bound, bound, shape)
-    params["Wcy"] = Wcy.astype(dtype)
-    params["bc"] = np.zeros(spec.num_classes, dtype=dtype)
-    return params
 
 
 def draw_masks(spec, T, N, dtype, dropout=0.0, weight_drop=0.0, rng=None):

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import layers
 from .cells import CELLS
+from .spec import REVERSE
 
 # every init some cell defines; each cell says which of them it takes (cell.INITS)
 INITS = tuple(dict.fromkeys(init for cell in CELLS.values() for init in cell.INITS))
@@ -31,6 +32,8 @@ def init_params(spec, rng, init="scaled", init_scale=0.01, dtype=np.float32):
     orthogonal: as scaled, but each gate's block of W_hh a random orthogonal matrix
                 (Saxe et al., 2014).
     Biases start as the cell says (zero, but 1 for the LSTM's forget gate).
+    A classifier's (spec.ClassifierSpec) reverse layers start as the forward ones,
+    and its head Wcy as the decoder.
     """
     cell = spec.cell_module
     if init not in cell.INITS:
@@ -39,16 +42,17 @@ def init_params(spec, rng, init="scaled", init_scale=0.01, dtype=np.float32):
     H, L = spec.hidden_size, spec.num_layers
     params = {}
     for name, shape in spec.param_shapes().items():
-        if name.startswith("bh") and name[2:].isdigit():
+        base = name.removeprefix(REVERSE)  # a classifier's reverse layers start alike
+        if base.startswith("bh") and base[2:].isdigit():
             w = cell.init_bias(H)
-        elif name.startswith("b"):
+        elif base.startswith("b"):
             w = np.zeros(shape)
         elif init == "gaussian":
             w = rng.standard_normal(shape) * init_scale
-        elif name.startswith("Whh"):
+        elif base.startswith("Whh"):
             w = cell.init_recurrent(rng, H, init)
         else:
-            fan_in = 1 if name == "Wxh0" else shape[0]
+            fan_in = 1 if base == "Wxh0" else shape[0]
             if spec.skip and (name == "Why" or name.startswith("Wsy")):
                 fan_in *= L  # a logit sums over every layer's output
             bound = 1 / np.sqrt(fan_in)

@@ -68,9 +68,3 @@ def _unprefixed(params, prefix):
         return params
     return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
 
-
-def layer_shapes(spec):
-    """Name -> shape of the recurrent layers' parameters of a character model's
-    ``spec`` (its decoder left out), in the order spec.param_shapes gives them."""
-    decoder = {"Why", "by"} | {f"Wsy{l}" for l in spec.skip_layers}
-    return {k: v for k, v in spec.param_shapes().items() if k not in decoder}

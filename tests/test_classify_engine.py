@@ -116,9 +116,9 @@ def _reference_logits(spec, params, ids, length):
     for prefix, seq in zip(spec.prefixes, (ids[:length], ids[:length][::-1])):
         p = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
         p["Why"], p["by"] = np.zeros((spec.hidden_size, 1)), np.zeros(1)
-        outs, _ = model.layer_outputs(stack_spec, p, seq[:, None],
-                                      model.zero_state(stack_spec, 1, np.float64))
-        h = outs[-1][:, 0]  # (length, H)
+        _, _, cache = model.forward(stack_spec, p, seq[:, None],
+                                    model.zero_state(stack_spec, 1, np.float64))
+        h = model.cached_outputs(cache)[-1][:, 0]  # the top layer's outputs (length, H)
         features.append({"last": h[-1], "mean": h.mean(0), "max": h.max(0)}[spec.pooling])
     return np.concatenate(features) @ params["Wcy"] + params["bc"]
 

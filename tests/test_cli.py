@@ -274,7 +274,7 @@ def test_json_reports_the_random_seed_that_repeats_a_sample(trained, runner):
 
 
 def test_sample_json_turns_non_finite_numbers_into_null():
-    from rnngen.generation import Sample
+    from rnngen.decoding import Sample
     s = Sample("a", "bc", False, 1, [float("-inf"), -1.0], [float("nan")])
     assert s.as_dict()["logprobs"] == [None, -1.0] and s.as_dict()["logprob"] is None
     json.dumps(s.as_dict(), allow_nan=False)

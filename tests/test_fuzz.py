@@ -5,7 +5,6 @@ is refused only when a plain reading refuses it too (or by one of rnngen's own
 rules), a checkpoint that loads can be used, and legal sampler flags work."""
 import math
 
-import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner

@@ -85,7 +85,7 @@ def test_page_numbers_are_a_forward_pass(tmp_path, runner, cell):
     hs, probs = [], []
     for i in ids:
         z = stepper.step(np.array([i]))[0].astype(np.float64)  # (V,)
-        hs.append(stepper.h[:, 0, :])  # (L, H)
+        hs.append(stepper.state[:, 0, :spec.hidden_size].copy())  # (L, H): each layer's h
         p = np.exp(z - z.max())
         probs.append(p / p.sum())
     hs, probs = np.array(hs), np.array(probs)  # (T, L, H), (T, V)

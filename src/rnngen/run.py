@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from . import allocator, checkpoint, config, outputs, resources, sizing, tasks
+from .resources import DEFAULT_CONFIG
 from .threads import Workers, groups_for, use as use_threads
 from .device import select as select_device
 from .engine import model
 from .errors import CheckpointError
 from .training import Trainer, best_path
 
-DEFAULT_CONFIG = "shakespeare.yaml"  # a shipped config, found by name
 # where a setting came from, as messages name it; prepare(origins=...) may say "--output"
 ORIGINS = {"train.output": "--output or train.output", "data.corpus": "data.corpus in the config"}
 

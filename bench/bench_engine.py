@@ -182,11 +182,16 @@ def time_steps(step, batches):
 # -- sampling ----------------------------------------------------------------
 
 def rnngen_sample_fn(spec, params, seed_ids):
-    from rnngen.engine.sampling import generate
+    from rnngen import decoding
 
-    def sample(n):
-        ids = list(generate(spec, params, seed_ids, n, np.random.default_rng(0)))
-        assert len(ids) == n
+    chars = "".join(chr(0x100 + i) for i in range(spec.vocab_size))  # V distinct symbols
+    model = decoding.Model(spec, params, chars)
+    seed = "".join(chars[i] for i in seed_ids)
+
+    def sample(n):  # on all BLAS threads, as the peer runs
+        pieces = list(decoding.stream(model, seed, decoding.Decoding(n, random_seed=0),
+                                      one_thread=False))
+        assert len(pieces) == n + 1  # the seed, then n characters
     return sample
 
 

@@ -3,6 +3,7 @@ classify from stdin, eval JSON, info, report, sample refused), exact resume, ear
 stopping, the settings every run has, and bad input as one line each."""
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -365,3 +366,26 @@ def test_a_classifier_checkpoint_without_its_classes_is_refused(trained, tmp_pat
     edit_meta(copy, classes=None)
     with pytest.raises(CheckpointError, match="classes"):
         checkpoint.load(copy)
+
+
+def test_report_page_in_headless_chromium(trained, runner, tmp_path):
+    """The classifier's page, rendered by a real browser: its tables and readings are
+    there as drawn, and the screenshot is a page, not a blank."""
+    from test_report import CHROMIUM, chromium
+
+    if CHROMIUM is None:
+        pytest.skip("no chromium installed (apt-get install chromium)")
+    path, _, _ = trained
+    page = tmp_path / "r.html"
+    result = runner.invoke(main, ["report", "--checkpoint", str(path), "--output", str(page),
+                                  "--text", "abXcdYef"])
+    assert result.exit_code == 0, result.output
+    shot = tmp_path / "shot.png"
+    chromium(tmp_path, "--window-size=1000,1600", f"--screenshot={shot}", page.as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri())
+    confusion = dom.split('id="confusion"')[1].split("</table>")[0]
+    counts = [int(n.replace(",", "")) for n in re.findall(r">([\d,]+)</td>", confusion)]
+    assert sum(counts) == 40  # every validation text, once
+    reading = dom.split('<svg class="reading"')[1].split("</svg>")[0]
+    assert reading.count("<polyline") == 2 and 'data-class="xfirst"' in reading

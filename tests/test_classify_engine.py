@@ -333,7 +333,7 @@ def test_learns_with_dropout_and_weight_drop():
     spec = ClassifierSpec(8, 8, 2, "gru", output_size=2, pooling="max",
                                      bidirectional=True)
     rng = np.random.default_rng(1)
-    params = _train(spec, 100, rng, dropout=0.1, weight_drop=0.1)
+    params = _train(spec, 150, rng, dropout=0.1, weight_drop=0.1)
     ids, lengths, labels = _markers(rng, 8)
     dropped = classifier.forward(spec, params, ids, lengths, dropout=0.5, rng=rng)[0]
     assert not np.allclose(dropped, classifier.forward(spec, params, ids, lengths)[0])

@@ -389,3 +389,37 @@ def test_report_page_in_headless_chromium(trained, runner, tmp_path):
     assert sum(counts) == 40  # every validation text, once
     reading = dom.split('<svg class="reading"')[1].split("</svg>")[0]
     assert reading.count("<polyline") == 2 and 'data-class="xfirst"' in reading
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_training_a_classifier_on_a_device_equals_the_cpu(tmp_path, cell):
+    """The stand-in device (tests/fakedevice.py refuses host arrays in device work):
+    the same losses, weights and validations as the CPU, bidirectional with dropout."""
+    import fakedevice
+    from test_device import FAKE, CounterCPU
+
+    from rnngen.tasks import classify as task
+
+    data = write_tsv(tmp_path / "m.tsv", markers(120, seed=5))
+    cfg = _cfg(tmp_path, data, **{"model.cell": cell, "model.bidirectional": True,
+                                  "model.dropout": 0.2, "model.num_layers": 2,
+                                  "train.class_weights": "balanced", "train.clip_norm": 1.0})
+    runs = {}
+    for name, where in (("cpu", CounterCPU("cpu", np)), ("fake", FAKE)):
+        trainer = run.build_trainer(cfg, task.load(cfg), dtype=np.float64, device=where)
+        runs[name] = (trainer, [s.loss for s in trainer.run()])
+    (cpu, cpu_losses), (dev, dev_losses) = runs["cpu"], runs["fake"]
+    assert all(isinstance(v, fakedevice.DeviceArray) for v in dev.params.values())
+    np.testing.assert_allclose(dev_losses, cpu_losses, rtol=1e-10)
+    for name, w in cpu.params.items():
+        np.testing.assert_allclose(fakedevice.asarray(dev.params[name]).get(), w, rtol=1e-9,
+                                   atol=1e-12, err_msg=name)
+    assert dev.history[-1]["val_accuracy"] == cpu.history[-1]["val_accuracy"]
+
+
+def test_the_output_may_not_be_the_data_it_reads(tmp_path, runner):
+    data = write_tsv(tmp_path / "m.tsv", markers(50))
+    cfg = write_config(tmp_path, data)
+    result = runner.invoke(main, ["train", "--config", str(cfg), "--output", str(data), "-q"])
+    assert "labelled data" in one_line_error(result)
+    assert data.read_text(encoding="utf-8").startswith("text\tlabel\n")

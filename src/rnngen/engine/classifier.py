@@ -18,6 +18,7 @@ row's products in another order at another batch size).
 import numpy as np
 
 from . import heads, layers, model, stack
+from .backend import xp_of
 
 
 def draw_masks(spec, T, N, dtype, dropout=0.0, weight_drop=0.0, rng=None):
@@ -37,8 +38,8 @@ def forward(spec, params, inputs, lengths, s0=None, dropout=0.0, rng=None, weigh
     T, N = inputs.shape
     heads.check_lengths(lengths, T)
     dtype = params["Wcy"].dtype
-    if s0 is None:
-        s0 = np.zeros(spec.initial_state_shape(N), dtype=dtype)
+    if s0 is None:  # on the parameters' device
+        s0 = xp_of(params["Wcy"]).zeros(spec.initial_state_shape(N), dtype=dtype)
     if masks is None:
         masks = draw_masks(spec, T, N, dtype, dropout, weight_drop, rng)
     hs, caches = [], []

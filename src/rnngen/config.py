@@ -162,6 +162,9 @@ def recorded(cfg):
             section, name = key.split(".")
             del sections[section][name]
     return sections
+# sections a config file may hold that another module reads and checks (sweep: the
+# sweep package); from_dict passes over them, so a config with a sweep trains as it is
+OTHER_SECTIONS = ("sweep",)
 
 
 def _suggest(key, options):
@@ -186,8 +189,10 @@ def _coerce(value, typ, where):
     return value
 
 
-def _set(cfg, dotted, value, source):
-    parts = dotted.split(".")
+def key_type(dotted, source):
+    """The type (int, float, bool, str) of the config key 'section.name'; a ConfigError
+    from ``source`` naming the key if there is none."""
+    parts = str(dotted).split(".")
     if len(parts) != 2 or parts[0] not in SECTIONS:
         raise ConfigError(f"{source}: unknown key '{dotted}'{_suggest(parts[0], list(SECTIONS))}; "
                           f"keys look like section.name, with section one of {', '.join(SECTIONS)}")
@@ -195,7 +200,17 @@ def _set(cfg, dotted, value, source):
     fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
     if name not in fields:
         raise ConfigError(f"{source}: unknown key '{dotted}'{_suggest(name, list(fields))}")
-    value = _coerce(value, fields[name].type, f"{source}: {dotted}")
+    return fields[name].type
+
+
+def coerce(dotted, value, source):
+    """``value`` as the config key 'section.name' takes it; a ConfigError naming both."""
+    return _coerce(value, key_type(dotted, source), f"{source}: {dotted}")
+
+
+def _set(cfg, dotted, value, source):
+    value = coerce(dotted, value, source)  # first: it refuses a key that is not section.name
+    section, name = dotted.split(".")
     setattr(getattr(cfg, section), name, value)
 
 
@@ -209,6 +224,8 @@ def from_dict(data, source="config", name="model"):
         raise ConfigError(f"{source}: the top level must be a mapping of sections "
                           f"({', '.join(SECTIONS)}), got {type(data).__name__}")
     for section, values in data.items():
+        if section in OTHER_SECTIONS:
+            continue
         if section not in SECTIONS:
             raise ConfigError(f"{source}: unknown section {_show.repr(section)}"
                               f"{_suggest(str(section), list(SECTIONS))}")
@@ -225,6 +242,15 @@ def from_dict(data, source="config", name="model"):
 
 def load(path, overrides=()):
     """Read a YAML config file, apply (dotted key, value) overrides, validate."""
+    path = Path(path)
+    cfg = from_dict(read(path), str(path), path.stem)
+    apply_overrides(cfg, overrides)
+    return cfg
+
+
+def read(path):
+    """The parsed YAML of a config file (bounded, duplicate keys refused), unchecked:
+    for from_dict, and for the modules that own an OTHER_SECTIONS section."""
     path = Path(path)
     try:
         with open(path, "rb") as f:  # at most a bounded read: the path may be /dev/zero
@@ -249,9 +275,7 @@ def load(path, overrides=()):
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
-    cfg = from_dict(data, str(path), path.stem)
-    apply_overrides(cfg, overrides)
-    return cfg
+    return data
 
 
 def apply_overrides(cfg, overrides, source="command line"):

@@ -124,7 +124,8 @@ def test_two_commands_and_worker_processes_share_one_study(tmp_path, text_file, 
     assert len(baseline) == 1  # taken off the queue by one worker only
     # each trial ran once, in one process, into its own checkpoint
     assert len({t.user_attrs["output"] for t in trials}) == 6
-    assert len({t.user_attrs["pid"] for t in trials}) == 3  # one + two worker processes
+    # one process, then two worker processes (a fast one may take all four)
+    assert 2 <= len({t.user_attrs["pid"] for t in trials}) <= 3
     for t in trials:
         meta = checkpoint.load(t.user_attrs["output"]).meta
         assert meta["train"]["learning_rate"] == t.params[LR]

@@ -137,16 +137,25 @@ def open_study(plan, worker=0, create=True):
     return study
 
 
-def seed_queue(study, plan):
-    """On a new study, enqueue the config's own setting (sweep.baseline) and the
-    settings in sweep.enqueue, to run first."""
-    if study.get_trials(deepcopy=False):
-        return
-    if plan.sweep.baseline:
-        study.enqueue_trial(section.baseline(plan.sweep, plan.cfg),
-                            user_attrs={"baseline": True}, skip_if_exists=True)
-    for setting in plan.sweep.enqueue:
-        study.enqueue_trial(setting, user_attrs={"enqueued": True}, skip_if_exists=True)
+def start_study(plan):
+    """The plan's study, for a command about to run trials. The one command that creates
+    it (a storage creates a study once, so of two workers starting together only one
+    does) queues the config's own setting (sweep.baseline) and sweep.enqueue to run first."""
+    opt = optuna()
+    try:
+        opt.create_study(storage=open_storage(plan), study_name=plan.sweep.study,
+                         direction=plan.sweep.direction, load_if_exists=False)
+        created = True
+    except opt.exceptions.DuplicatedStudyError:
+        created = False
+    study = open_study(plan)
+    if created:
+        if plan.sweep.baseline:
+            study.enqueue_trial(section.baseline(plan.sweep, plan.cfg),
+                                user_attrs={"baseline": True})
+        for setting in plan.sweep.enqueue:
+            study.enqueue_trial(setting, user_attrs={"enqueued": True})
+    return study
 
 
 def counted(study):

@@ -78,8 +78,7 @@ def run(plan, more, workers, report, notify):
     """Run the sweep's trials (see the module's docstring); ``report(outcome)`` after
     each trial, in this process; ``notify(message)`` once the study is open. Returns
     True when it was interrupted by a signal."""
-    study = studies.open_study(plan)  # made here once, so workers never race to create it
-    studies.seed_queue(study, plan)
+    study = studies.start_study(plan)  # here once, so this command's workers never race
     notify(f"sweep {plan.sweep.study!r} in {plan.storage}: {studies.counted(study)} of "
            f"{plan.sweep.trials} trials so far; trials' checkpoints go to {plan.folder}")
     ctx = multiprocessing.get_context("spawn")

@@ -16,7 +16,7 @@ from rnngen.device import CPU, select
 from rnngen.engine import model
 from rnngen.engine.gradcheck import relative_error
 from rnngen.engine.spec import ModelSpec
-from rnngen.errors import DeviceError
+from rnngen.errors import DeviceError, MissingExtra
 from rnngen import session
 
 pytestmark = pytest.mark.gpu
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.gpu
 def gpu():
     try:
         return select("cuda")
-    except DeviceError as e:
+    except (DeviceError, MissingExtra) as e:
         pytest.skip(f"no GPU here: {e}")
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, schema
+from . import atomic, npzread, schema
 from .errors import CheckpointError
 
 FORMAT, VERSION = schema.FORMAT, schema.VERSION
+NPY_HEADER_BYTES = 4096  # an .npy header's bound, beyond its array's bytes
 
 
 @dataclass
@@ -125,17 +126,24 @@ def check_writable(path):
 
 def _read(npz, path):
     """Validate and read an open .npz lazily: the metadata first, then only the
-    members the schema expects, each checked for size before it is decompressed."""
-    sizes = {info.filename.removesuffix(".npy"): info.file_size for info in npz.zip.infolist()}
-    if len(sizes) > schema.MAX_MEMBERS:
-        raise CheckpointError(f"{path} has {len(sizes)} arrays, more than any checkpoint; "
+    members the schema expects, each decompressed only up to what its shape allows
+    (npzread: the sizes a zip header declares are not trusted)."""
+    members = {info.filename.removesuffix(".npy"): info for info in npz.zip.infolist()}
+    if len(members) > schema.MAX_MEMBERS:
+        raise CheckpointError(f"{path} has {len(members)} arrays, more than any checkpoint; "
                               "it is not an rnngen checkpoint")
-    if "meta" not in sizes:
+    if "meta" not in members:
         raise CheckpointError(f"{path} is not an rnngen checkpoint (no metadata entry)")
-    if sizes["meta"] > schema.MAX_META_BYTES:
-        raise CheckpointError(f"{path} has {sizes['meta'] >> 20} MiB of metadata, more than "
-                              "any checkpoint; it is not an rnngen checkpoint")
-    raw = npz["meta"]
+
+    def read(name, limit):
+        try:
+            return npzread.read_array(npz.zip.fp, members[name], limit + NPY_HEADER_BYTES)
+        except npzread.MemberError as e:
+            raise CheckpointError(f"{path} is not a valid rnngen checkpoint: array {name!r}: "
+                                  f"{e}; it may be truncated or corrupted, or made by hand: "
+                                  "use another copy") from None
+
+    raw = read("meta", schema.MAX_META_BYTES)
     if raw.dtype.kind != "U" or raw.ndim != 0:
         raise CheckpointError(f"{path} is not an rnngen checkpoint (its metadata is not a string)")
     try:
@@ -151,18 +159,16 @@ def _read(npz, path):
     try:
         spec = schema.check_meta(meta)
         expected = schema.expected_arrays(spec, meta)
-        for name in sizes:
+        for name in members:
             if name != "meta" and name not in expected:
                 raise schema.SchemaError(f"unexpected array {name!r}")
         arrays = {}
         for name, (shape, kind) in expected.items():
-            if name not in sizes:
+            if name not in members:
                 continue
             # the state's N is free, up to a bound; its shape is checked once read
             bound = [schema.MAX_STATE_STREAMS if d is None else d for d in shape]
-            if sizes[name] > 8 * int(np.prod(bound)) + 4096:  # float64 and a header at most
-                raise schema.SchemaError(f"array {name!r} is larger than its shape allows")
-            arr = npz[name]
+            arr = read(name, 8 * int(np.prod(bound)))  # float64 at most
             if arr.dtype.kind != kind or arr.ndim != len(shape) or 0 in arr.shape or any(
                     w is not None and w != d for w, d in zip(shape, arr.shape)):
                 raise schema.SchemaError(f"array {name!r} is {arr.dtype} {arr.shape}, "

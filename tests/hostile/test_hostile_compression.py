@@ -177,39 +177,31 @@ def encrypted(w, tmp_path):
     return patch(repack(w.ckpt, tmp_path / "m.npz", zipfile.ZIP_STORED), MEMBER, flag_bits=1)
 
 
-def corrupt_stream(name):
+def edit_stored_bytes(name, edit):
+    """A checkpoint repacked with method ``name`` whose member's compressed bytes
+    (a bytearray view: start, length) ``edit(data, start, length)`` changes."""
     def make(w, tmp_path):
         path = repack(w.ckpt, tmp_path / "m.npz", METHODS[name])
         data = bytearray(path.read_bytes())
         with zipfile.ZipFile(path) as z:
             info = z.getinfo(MEMBER)
-        start = info.header_offset + 30 + len(MEMBER)
-        for i in range(start + 8, start + info.compress_size):  # keep LZMA's own header
-            data[i] ^= 0x5A
+        edit(data, info.header_offset + 30 + len(MEMBER), info.compress_size)
         path.write_bytes(bytes(data))
         return path
     return make
 
 
-def bad_crc(w, tmp_path):
-    path = repack(w.ckpt, tmp_path / "m.npz", zipfile.ZIP_STORED)
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as z:
-        info = z.getinfo(MEMBER)
-    data[info.header_offset + 30 + len(MEMBER) + 200] ^= 0xFF  # a byte of the floats
-    path.write_bytes(bytes(data))
-    return path
+def scramble(data, start, length):
+    for i in range(start + 8, start + length):  # past LZMA's own header
+        data[i] ^= 0x5A
 
 
-def lzma_dictionary(w, tmp_path):
-    path = repack(w.ckpt, tmp_path / "m.npz", zipfile.ZIP_LZMA)
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as z:
-        info = z.getinfo(MEMBER)
-    start = info.header_offset + 30 + len(MEMBER)
-    struct.pack_into("<I", data, start + 5, 0xFFFFFFFF)  # a 4 GiB dictionary
-    path.write_bytes(bytes(data))
-    return path
+def flip_a_float(data, start, length):
+    data[start + 200] ^= 0xFF
+
+
+def huge_dictionary(data, start, length):
+    struct.pack_into("<I", data, start + 5, 0xFFFFFFFF)  # LZMA1 properties: 4 GiB
 
 
 UNREAD = [
@@ -221,11 +213,15 @@ UNREAD = [
     ("AES (method 99)", method(99), "compressed by zip method 99"),
     ("Deflate64 (method 9)", method(9), "compressed by zip method 9"),
     ("encrypted", encrypted, "array 'param/by': it is encrypted"),
-    ("a corrupted deflate stream", corrupt_stream("deflate"), "its deflate stream is corrupted"),
-    ("a corrupted bzip2 stream", corrupt_stream("bzip2"), "its bzip2 stream is corrupted"),
-    ("a corrupted LZMA stream", corrupt_stream("lzma"), "array 'param/by'"),
-    ("a CRC that differs", bad_crc, "its bytes do not match its zip header"),
-    ("an LZMA dictionary of 4 GiB", lzma_dictionary, "its LZMA dictionary (4,294,967,295 bytes)"),
+    ("a corrupted deflate stream", edit_stored_bytes("deflate", scramble),
+     "its deflate stream is corrupted"),
+    ("a corrupted bzip2 stream", edit_stored_bytes("bzip2", scramble),
+     "its bzip2 stream is corrupted"),
+    ("a corrupted LZMA stream", edit_stored_bytes("lzma", scramble), "array 'param/by'"),
+    ("a CRC that differs", edit_stored_bytes("stored", flip_a_float),
+     "its bytes do not match its zip header"),
+    ("an LZMA dictionary of 4 GiB", edit_stored_bytes("lzma", huge_dictionary),
+     "its LZMA dictionary (4,294,967,295 bytes)"),
 ]
 
 

@@ -4,7 +4,6 @@ Library errors (RnngenError) become a one-line message and exit 1; bad flags are
 click usage errors, exit 2; an interrupted training run exits 128 + the signal.
 """
 import contextlib
-import json
 import math
 import os
 import shlex
@@ -16,8 +15,8 @@ import click
 import numpy as np
 from click.core import ParameterSource
 
-from . import (__version__, checkpoint, config, corpus, device, evaluation, generation, lock,
-               resources, sizing)
+from . import (__version__, checkpoint, config, corpus, device, evaluation, generation, jsonout,
+               lock, resources, sizing)
 from .errors import RnngenError
 from .threads import set_thread_count, single_threaded
 
@@ -546,7 +545,7 @@ def _samples(ckpt_path, ckpt, seed_text, n, temperature, top_k, top_p, random_se
         for i, s in enumerate(samples):
             if as_json:
                 line = dict(s.as_dict(), index=i, settings=settings)
-                out.write(json.dumps(line, allow_nan=False) + "\n")
+                out.write(jsonout.dumps(line) + "\n")
             elif null:
                 out.write(s.seed + s.text + "\0")
             else:  # one sample ends as sample's plain text does; several end each line
@@ -664,11 +663,9 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
             ids, source = corpus.read_ids_from(path, vocab), str(path)
         result = evaluation.checkpoint_score(ckpt, ids=ids, source=source, device=where)
     extra = {"skipped": skipped} if skip_unknown else {}
-    if as_json:  # NaN and Infinity are not JSON: a number that is not finite is null
-        fields = {k: v if not isinstance(v, float) or math.isfinite(v) else None
-                  for k, v in result.as_dict().items()}
-        report = json.dumps(dict(fields, checkpoint=str(ckpt_path), text=source, **extra),
-                            allow_nan=False)
+    if as_json:  # a number that is not finite is null (jsonout)
+        report = jsonout.dumps(dict(result.as_dict(), checkpoint=str(ckpt_path), text=source,
+                                    **extra))
     else:
         report = (f"nats/char   {result.nats:.4f}\nbits/char   {result.bits:.4f}\n"
                   f"perplexity  {result.perplexity:.4f}\nchars       {result.chars}"
@@ -691,7 +688,7 @@ def info(ckpt_path, as_json):
 
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     described = describe(checkpoint.load(ckpt_path), ckpt_path)
-    click.echo(json.dumps(described) if as_json else as_text(described))
+    click.echo(jsonout.dumps(described) if as_json else as_text(described))
 
 
 @main.command(name="configs")

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import jsonout
 from .corpus import Vocabulary
 from .device import CPU
 from .engine import beam, sampling
@@ -76,13 +77,13 @@ class Sample:
 
     @property
     def logprob(self):
-        return None if self.logprobs is None else _finite(math.fsum(self.logprobs))
+        return None if self.logprobs is None else jsonout.finite(math.fsum(self.logprobs))
 
     def as_dict(self):
         """A JSON-ready dict: non-finite numbers (a broken model) become null."""
         return {"seed": self.seed, "text": self.text, "chars": len(self.text),
-                "logprob": self.logprob, "logprobs": _finite_list(self.logprobs),
-                "seed_logprobs": _finite_list(self.seed_logprobs), "stopped": self.stopped,
+                "logprob": self.logprob, "logprobs": jsonout.finite(self.logprobs),
+                "seed_logprobs": jsonout.finite(self.seed_logprobs), "stopped": self.stopped,
                 "random_seed": self.random_seed}
 
 
@@ -151,9 +152,3 @@ def _sample(ckpt, vocab, seed_ids, shown, ids, stopped, random_seed, logprobs, s
     return sample
 
 
-def _finite(x):
-    return x if math.isfinite(x) else None
-
-
-def _finite_list(values):
-    return None if values is None else [_finite(float(x)) for x in values]

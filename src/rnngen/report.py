@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atomic, generation, inside
+from . import __version__, atomic, generation, inside, jsonout
 from .errors import ReportError
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
@@ -268,7 +268,7 @@ def _ranked(r):
 def script_json(data):
     """JSON safe inside a <script> element: no raw '<' (so no '</script>' or '<!--'),
     '>' or '&', and non-ASCII (U+2028 included) as escapes."""
-    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    text = jsonout.dumps(data, ensure_ascii=True, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

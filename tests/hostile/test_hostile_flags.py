@@ -1,9 +1,11 @@
 """Hostile flags: values out of range, and outputs that name an input."""
 import os
+import subprocess
+import sys
 
 import pytest
 
-from world import assert_error, assert_ok, cli, digest, make_world
+from world import ENV, assert_error, assert_ok, cli, digest, make_world
 from rnngen import checkpoint
 
 
@@ -179,3 +181,35 @@ def test_resuming_into_the_output_itself_is_what_resume_is_for(w, tmp_path):
     result = cli(["train", "--config", cfg, "--steps", "6", "--resume", tmp_path / "r.npz", "-q"])
     assert_ok(result)
     assert checkpoint.load(tmp_path / "r.npz").meta["step"] == 6
+
+
+# -- extreme temperatures: a result or a usage error, never a NumPy warning --------------
+TEMPERATURES = ["5e-324", "1e-300", "1e-45", "1e-5", "1e36", "2e36", "1e300",
+                "1.7976931348623157e308"]
+WAYS = {"one stream": [], "top-k": ["--top-k", "3"], "top-p": ["--top-p", "0.9"],
+        "a batch": ["--num-samples", "2"], "json": ["--json"]}
+
+
+def sample_strictly(w, *args):
+    """`rnngen sample` with every warning an error (python -W error)."""
+    return subprocess.run([sys.executable, "-W", "error", "-m", "rnngen", "sample",
+                           "--checkpoint", str(w.ckpt), "--random-seed", "1", *args],
+                          capture_output=True, text=True, env=ENV, timeout=60)
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+def test_extreme_temperatures_sample_without_a_warning(w, temperature, way):
+    done = sample_strictly(w, "--n", "40", "--temperature", temperature, *WAYS[way])
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert len(done.stdout) >= 40
+
+
+def test_a_huge_temperature_draws_every_character_alike(w):
+    """softmax(logits / 1e300) is flat: every character about equally often, not the
+    first of many that overflowed to infinity."""
+    done = sample_strictly(w, "--n", "4000", "--temperature", "1e300")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    vocab = checkpoint.load(w.ckpt).vocab_chars
+    counts = [done.stdout.count(c) for c in vocab]
+    assert min(counts) > 0 and max(counts) < 3 * 4000 / len(vocab), counts

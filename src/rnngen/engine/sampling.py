@@ -125,7 +125,7 @@ def generate(spec, params, seed_ids, n, rng, state=None, temperature=1.0, top_k=
     stepper = Stepper(spec, params, state)
     for idx in seed_ids[:-1]:
         stepper.advance(idx)
-    if temperature > 0 and top_k == 0 and top_p >= 1.0:
+    if _gumbel(temperature, top_k, top_p):
         yield from _gumbel_sample(stepper, seed_ids[-1], n, rng, temperature)
         return
     logits = to_host(stepper.step(seed_ids[-1])[0])  # each choice is made on the host
@@ -144,6 +144,16 @@ def draw(logits, rng, temperature, top_k, top_p):
 
 
 BLOCK = 1024  # characters of noise drawn at a time
+# The Gumbel path scales the noise by T in the model's dtype: a float64 uniform gives
+# g < 40, so T * g fits float32 (3.4e38) up to T = 1e36. Above it, draw() samples
+# instead (T divides the logits in float64), where no noise can overflow to inf (an
+# inf on many entries would make argmax pick the first of them, not a fair draw).
+GUMBEL_MAX_TEMPERATURE = 1e36
+
+
+def _gumbel(temperature, top_k, top_p):
+    """Whether plain temperature sampling takes the Gumbel-max path."""
+    return 0 < temperature <= GUMBEL_MAX_TEMPERATURE and top_k == 0 and top_p >= 1.0
 
 
 def _gumbel_sample(stepper, idx, n, rng, temperature):
@@ -247,7 +257,7 @@ def generate_batch(spec, params, seed_ids, n, rngs, state=None, temperature=1.0,
     lengths = np.full(K, n)
     stopped = np.zeros(K, dtype=bool)
     stop = np.asarray(stop_ids, dtype=np.int32)
-    gumbel = temperature > 0 and top_k == 0 and top_p >= 1.0
+    gumbel = _gumbel(temperature, top_k, top_p)
     by, out = stepper.by, stepper.logits
     for t in range(n):
         if gumbel:

@@ -15,8 +15,8 @@ import click
 import numpy as np
 from click.core import ParameterSource
 
-from . import (__version__, checkpoint, config, corpus, device, evaluation, generation, jsonout,
-               lock, resources, sizing)
+from . import (__version__, atomic, checkpoint, config, corpus, device, evaluation, generation,
+               jsonout, lock, resources, sizing)
 from .errors import RnngenError
 from .threads import set_thread_count, single_threaded
 
@@ -34,6 +34,9 @@ class Group(click.Group):
             return super().invoke(ctx)
         except RnngenError as e:
             raise click.ClickException(str(e)) from None
+        except atomic.Interrupted as e:  # a write stopped by a signal; nothing is left
+            say(f"rnngen: stopped by {signal.Signals(e.signum).name}; nothing was written")
+            sys.exit(128 + e.signum)
         except KeyboardInterrupt:  # outside training's own handler: stop quietly
             click.echo("rnngen: interrupted", err=True)
             sys.exit(130)

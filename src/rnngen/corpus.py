@@ -328,9 +328,9 @@ def fetch(name, url, sha, size=None, filename=None):
     to do; it is never overwritten, since a copy put there by hand may be someone's.
     """
     folder = corpora_dir()
-    _check_folder(folder)
+    check_folder(folder)
     target = folder / (filename or f"{name}.txt")
-    if _cached(target, sha, size, name):
+    if cached(target, sha, size, name):
         return target
     _download(url, sha, target, name, size)
     return target
@@ -342,8 +342,9 @@ def _where_corpora_are():
             else "the rnngen corpus cache")
 
 
-def _check_folder(folder):
-    """CorpusError unless folder is a directory or absent (a download makes it)."""
+def check_folder(folder):
+    """CorpusError unless the corpora folder is a directory or absent (a download
+    makes it)."""
     try:
         info = os.stat(folder)
     except FileNotFoundError:
@@ -360,9 +361,9 @@ def _check_folder(folder):
                           "folder (set RNNGEN_CORPORA) to keep named corpora in")
 
 
-def _cached(target, sha, size, name):
-    """True when target holds the published bytes, False when there is nothing there;
-    CorpusError for anything else."""
+def cached(target, sha, size, name):
+    """True when target holds the published bytes (sha256, and size when not None),
+    False when there is nothing there; CorpusError for anything else (named ``name``)."""
     again = (f"delete it so rnngen can download {name} again, or put a good copy there "
              "(or set RNNGEN_CORPORA to another folder)")
     try:

@@ -109,8 +109,10 @@ def test_a_signal_mid_write_leaves_no_temporary_file(w, tmp_path, command, name,
     if existing:
         target.write_bytes(b"the previous version")
     marker = tmp_path / "mid-write"
+    # SIGINT at its default even where the tests run as a background job (which ignores it)
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while not marker.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)

@@ -9,13 +9,14 @@ Entries (``schema`` declares every field and shape):
                        model/train/data config, vocabulary, step, data position,
                        RNG state, loss history
 """
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import atomic, npzread, schema
+from . import __version__, atomic, npzread, schema
 from .errors import CheckpointError
 
 FORMAT, VERSION = schema.FORMAT, schema.VERSION
@@ -24,15 +25,137 @@ NPY_HEADER_BYTES = 4096  # an .npy header's bound, beyond its array's bytes
 
 @dataclass
 class Checkpoint:
+    """A model and, when training wrote it, the record of its run.
+
+    ``meta`` is the recorded metadata as ``schema`` lays it out; read it through the
+    properties below, and make a new one with ``training_record``. ``save`` writes it.
+    """
     spec: object  # engine.spec.ModelSpec
     params: dict  # name -> array
-    meta: dict  # JSON-able metadata (see schema)
+    meta: dict  # the recorded metadata (see schema); read through the accessors
     state: np.ndarray = None  # (L, N, S*H) carried state, or None
     optimizer_state: dict = field(default_factory=dict)  # name -> {slot: array | number}
 
+    # -- what the model reads ------------------------------------------------------
     @property
     def vocab_chars(self):
+        """The vocabulary, its characters in id order (a string)."""
         return self.meta["vocab"]
+
+    @property
+    def vocab(self):
+        """The vocabulary as a corpus.Vocabulary (characters <-> ids)."""
+        from .corpus import Vocabulary  # keeps loading a checkpoint light
+
+        return Vocabulary(self.vocab_chars)
+
+    @property
+    def version(self):
+        """The format version it was written in (VERSION for one made in memory)."""
+        return self.meta.get("version", VERSION)
+
+    @property
+    def created_by(self):
+        return self.meta.get("created_by")
+
+    # -- the run that made it -------------------------------------------------------
+    @property
+    def step(self):
+        """Optimizer steps taken, or None when not recorded."""
+        return self.meta.get("step")
+
+    @property
+    def history(self):
+        """[{step, train_loss, val_loss, seconds}] at each validation (empty if none)."""
+        return list(self.meta.get("history") or [])
+
+    @property
+    def best_val(self):
+        """The best validation loss (nats/char), or None."""
+        return self.meta.get("best_val")
+
+    @property
+    def train_seconds(self):
+        return self.meta.get("train_seconds")
+
+    @property
+    def recent_losses(self):
+        """Training losses since the last validation."""
+        return list(self.meta.get("recent_losses") or [])
+
+    @property
+    def position(self):
+        """The data position {epoch, offset, index} to resume from, or None."""
+        return self.meta.get("position")
+
+    @property
+    def rng_state(self):
+        """The training generator's PCG64 state, or None."""
+        return self.meta.get("rng")
+
+    @property
+    def weights_only(self):
+        return bool(self.meta.get("weights_only", False))
+
+    @property
+    def corpus(self):
+        """The CorpusRecord of the text it was trained on, or None when not recorded."""
+        data = self.meta.get("data")
+        if not isinstance(data, dict):
+            return None
+        return CorpusRecord(data.get("corpus"), data.get("sha256"), data.get("chars"),
+                            data.get("val_fraction"))
+
+    def settings(self, section):
+        """The config section ("data", "model" or "train") it was trained with, as a
+        dict of the recorded keys, or None when not recorded."""
+        if section == "model":
+            return schema.model_settings(self.meta, self.spec, self.version)
+        return self.meta.get(section)
+
+    def missing_training_state(self):
+        """What a resume needs that it lacks (empty when training can continue from it)."""
+        return [k for k in schema.TRAINING_STATE if k not in self.meta]
+
+
+@dataclass(frozen=True)
+class CorpusRecord:
+    """What a checkpoint records of its training text (any field may be None)."""
+    name: str  # data.corpus: a path or a named corpus
+    sha256: str
+    chars: int
+    val_fraction: float
+
+
+def training_record(cfg, corpus, *, step, position, rng, history, best_val, seconds,
+                    recent_losses):
+    """The metadata of a checkpoint training writes: its config, corpus and progress."""
+    return {
+        "created_by": f"rnngen {__version__}",
+        "model": dataclasses.asdict(cfg.model),
+        "train": dataclasses.asdict(cfg.train),
+        "data": dict(dataclasses.asdict(cfg.data), sha256=corpus.sha256,
+                     chars=int(len(corpus.ids))),
+        "vocab": corpus.vocab.chars,
+        "step": step,
+        "position": position,
+        "rng": rng,
+        "history": history,
+        "best_val": best_val,
+        "train_seconds": seconds,
+        "recent_losses": recent_losses,
+    }
+
+
+def _metadata(ckpt, optimizer_scalars):
+    """The one writer of the metadata JSON: the record, in the current format version,
+    the model description stored once (the model settings keep only what it lacks)."""
+    meta = {k: v for k, v in ckpt.meta.items() if k not in ("format", "version", "spec")}
+    if "model" in meta:
+        described = schema.described_settings()
+        meta["model"] = {k: v for k, v in meta["model"].items() if k not in described}
+    return dict(meta, format=FORMAT, version=VERSION, spec=ckpt.spec.to_dict(),
+                optimizer_scalars=optimizer_scalars)
 
 
 def save(path, ckpt):
@@ -53,9 +176,7 @@ def save(path, ckpt):
                 arrays[f"opt/{name}/{slot}"] = value
             else:
                 scalars.setdefault(name, {})[slot] = value
-    meta = dict(ckpt.meta, format=FORMAT, version=VERSION, spec=ckpt.spec.to_dict(),
-                optimizer_scalars=scalars)
-    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["meta"] = np.array(json.dumps(_metadata(ckpt, scalars)))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write(path, lambda f: np.savez(f, **arrays))

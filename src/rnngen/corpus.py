@@ -311,15 +311,18 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def resolve(name_or_path):
+def resolve(name_or_path, fetch=True):
     """The local path of a corpus named in a config: a file path, or a NAMED corpus
-    (fetched: looked for in corpora_dir(), downloaded when absent)."""
+    (looked for in corpora_dir(), downloaded when absent: fetch_file). With fetch
+    False, only the path it has or will have there (nothing is read or downloaded)."""
     if name_or_path not in NAMED:
         return Path(name_or_path)
-    return fetch(name_or_path, *NAMED[name_or_path])
+    if not fetch:
+        return corpora_dir() / f"{name_or_path}.txt"
+    return fetch_file(name_or_path, *NAMED[name_or_path])
 
 
-def fetch(name, url, sha, size=None, filename=None):
+def fetch_file(name, url, sha, size=None, filename=None):
     """The cached copy of a published file: corpora_dir()/FILENAME (default NAME.txt),
     checked against its sha256 (and size, when known), downloaded when absent.
 
@@ -431,8 +434,3 @@ def _download(url, sha, target, name, size=None):
                     folder.rmdir()
                 except OSError:
                     break
-
-
-def load_corpus(name_or_path, origin="data.corpus in the config"):
-    """Resolve and read a corpus named in a config (or by the flag ``origin`` names)."""
-    return read_corpus(resolve(name_or_path), origin)

@@ -30,7 +30,22 @@ class TrainingDiverged(RnngenError):
 
 
 class OptionError(RnngenError):
-    """An option given to a library call is out of range."""
+    """An option given to a library call is out of range, or clashes with another.
+
+    The message may name options as ``{name}`` fields (``options`` lists them): str()
+    shows their Python names, ``naming`` the caller's (the CLI passes its flags).
+    """
+
+    def __init__(self, message, options=()):
+        self.template, self.options = message, tuple(options)
+        super().__init__(self.naming({}))
+
+    def naming(self, names):
+        """The message with each option called what ``names`` maps it to."""
+        text = self.template
+        for option in self.options:
+            text = text.replace("{" + option + "}", names.get(option, option))
+        return text
 
 
 class DeviceError(RnngenError):

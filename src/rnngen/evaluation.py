@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import threads
+from . import jsonout, texts, threads
 from .corpus import NAMED, Vocabulary, read_corpus, read_open_corpus, resolve
 from .device import CPU
 from .engine import layers, model
@@ -112,31 +112,62 @@ def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU):
     return score(ckpt.spec, params, ids, workers=threads.Workers(threads.thread_count() or 1))
 
 
+@dataclass
+class Scored:
+    """What score_source measured: the score, the text's name, the characters dropped."""
+    score: Score
+    source: str  # "validation split", "stdin" or the file's path
+    skipped: int = None  # characters dropped as unknown (None: skip_unknown was off)
+
+    def as_dict(self):
+        """A JSON-ready dict; a number that is not finite (a broken model) is None."""
+        return jsonout.finite(self.score.as_dict())
+
+
+def score_source(ckpt, text=None, skip_unknown=False, device=CPU, stdin=None):
+    """Score a checkpoint on a text chosen as ``rnngen eval`` chooses it -> Scored.
+
+    text None: the validation split of the corpus it was trained on (see
+    checkpoint_score). skip_unknown: the whole text in memory, less the characters the
+    model never saw (counted in Scored.skipped). Otherwise the text is streamed as ids
+    (memory is the ids, not the text) and an unknown character is a VocabularyError.
+    text is a file, a named corpus, or '-' for ``stdin`` (default sys.stdin).
+    """
+    if text is None:
+        return Scored(checkpoint_score(ckpt, device=device), "validation split")
+    vocab = Vocabulary(ckpt.vocab_chars)
+    if skip_unknown:
+        whole, source, _ = texts.read_text(text, stdin)
+        whole, skipped = vocab.drop_unknown(whole)
+        return Scored(checkpoint_score(ckpt, whole, source, device=device), source, skipped)
+    ids, source = texts.read_ids(text, vocab, stdin)
+    return Scored(checkpoint_score(ckpt, ids=ids, source=source, device=device), source)
+
+
 def recorded_validation(ckpt, ask=SCORE_ASK):
     """(corpus, val_ids): the validation split of the corpus a checkpoint was trained
     on, the same split training used, read only if it is provably the same text (see
     checkpoint_score). ``ask`` ends each refusal: what the user can pass instead."""
-    data = ckpt.meta.get("data")
-    if not (isinstance(data, dict) and isinstance(data.get("corpus"), str)
-            and isinstance(data.get("val_fraction"), float)
-            and isinstance(data.get("sha256"), str) and isinstance(data.get("chars"), int)):
+    data = ckpt.corpus
+    if not (data and isinstance(data.name, str) and isinstance(data.val_fraction, float)
+            and isinstance(data.sha256, str) and isinstance(data.chars, int)):
         raise CheckpointError("the checkpoint does not record which text it was trained on "
                               f"(corpus, sha256 and length); {ask}")
-    name = data["corpus"]
+    name = data.name
     if name in NAMED:  # resolve checks the cached copy against the published sha256
         try:
             corpus = read_corpus(resolve(name))
         except CorpusError as e:  # offline, say: the flag is the way round it
             raise CorpusError(f"{str(e).rstrip('.')}; or {ask}") from None
     else:
-        corpus = _read_if_same(Path(name), data["chars"], ask)
-    if corpus.sha256 != data["sha256"]:
+        corpus = _read_if_same(Path(name), data.chars, ask)
+    if corpus.sha256 != data.sha256:
         raise CorpusError(f"{corpus.source} is not the text this checkpoint was trained on "
                           f"(its sha256 differs); {ask}")
     if corpus.vocab.chars != ckpt.vocab_chars:
         raise CorpusError(f"{corpus.source} is not the corpus this checkpoint was trained "
                           f"on (its vocabulary differs); {ask}")
-    return corpus, corpus.split(data["val_fraction"])[1]
+    return corpus, corpus.split(data.val_fraction)[1]
 
 
 def _read_if_same(path, chars, ask):

@@ -4,6 +4,8 @@ Reads only the checkpoint's metadata and parameter shapes; nothing is computed a
 """
 import math
 
+from . import checkpoint
+
 VOCAB_PREVIEW = 40  # characters of the vocabulary shown in the text form
 
 
@@ -13,18 +15,17 @@ def _bits(nats):
 
 def describe(ckpt, path):
     """A JSON-able dict describing the checkpoint at path."""
-    meta = ckpt.meta
     spec = ckpt.spec
-    data = meta.get("data") or {}
-    history = meta.get("history") or []
+    corpus = ckpt.corpus or checkpoint.CorpusRecord(None, None, None, None)
+    history = ckpt.history
     last = history[-1]["val_loss"] if history else None
-    best = meta.get("best_val")
+    best = ckpt.best_val
     vocab = ckpt.vocab_chars
     return {
         "checkpoint": str(path),
-        "format": meta.get("format"),
-        "format_version": meta.get("version"),
-        "created_by": meta.get("created_by"),
+        "format": checkpoint.FORMAT,
+        "format_version": ckpt.version,
+        "created_by": ckpt.created_by,
         "cell": spec.cell,
         "hidden_size": spec.hidden_size,
         "num_layers": spec.num_layers,
@@ -32,17 +33,17 @@ def describe(ckpt, path):
         "parameters": spec.param_count(),
         "vocab_size": len(vocab),
         "vocab": vocab,
-        "corpus": data.get("corpus"),
-        "corpus_sha256": data.get("sha256"),
-        "corpus_chars": data.get("chars"),
-        "steps": meta.get("step"),
-        "train_seconds": meta.get("train_seconds"),
+        "corpus": corpus.name,
+        "corpus_sha256": corpus.sha256,
+        "corpus_chars": corpus.chars,
+        "steps": ckpt.step,
+        "train_seconds": ckpt.train_seconds,
         "best_val_nats": best,
         "best_val_bits": _bits(best),
         "last_val_nats": last,
         "last_val_bits": _bits(last),
-        "weights_only": bool(meta.get("weights_only", False)),
-        "config": {key: meta.get(key) for key in ("data", "model", "train")},
+        "weights_only": ckpt.weights_only,
+        "config": {key: ckpt.settings(key) for key in ("data", "model", "train")},
     }
 
 

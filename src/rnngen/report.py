@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atomic, generation, inside, jsonout
+from . import __version__, atomic, checkpoint, decoding, inside, jsonout, outputs, texts
 from .errors import ReportError
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
@@ -29,24 +29,74 @@ def beside(checkpoint_path):
     return Path(checkpoint_path).with_suffix(".html")
 
 
+class Looked:
+    """A checkpoint and what its units do over a passage: the report, before it is
+    shown (``terminal``), made (``page``) or written (``write``)."""
+
+    def __init__(self, ckpt, look, name, reads):
+        self.checkpoint, self.inside, self.name, self.reads = ckpt, look, name, reads
+
+    def terminal(self, unit=None, colour=False):
+        """(the passage shaded by a unit, a one-line legend): see terminal_view."""
+        return terminal_view(self.inside, unit, colour)
+
+    def page(self, unit=None):
+        return page(self.checkpoint, self.inside, unit, name=self.name)
+
+    def write(self, path, unit=None):
+        """Write the page to path (never over what it read); returns the unit shown
+        first, (layer, index)."""
+        shown = self.inside.shown_unit(unit)
+        write(path, page(self.checkpoint, self.inside, shown, name=self.name), self.reads)
+        return shown
+
+
+def look(ckpt_path, text=None, stdin=None):
+    """`rnngen report`'s work: load the checkpoint and run it over a passage -> Looked.
+
+    text: a file or named corpus, '-' for ``stdin`` (default sys.stdin), or None for
+    the start of the validation split of the corpus it was trained on (read only if
+    it is provably that text).
+    """
+    ckpt = checkpoint.load(ckpt_path)
+    if text is None:
+        (passage, source), path = inside.validation_passage(ckpt), None
+    else:
+        passage, source, path = texts.read_text(text, stdin)
+    look_ = inside.look_inside(ckpt.spec, ckpt.params, ckpt.vocab_chars, passage, source)
+    return Looked(ckpt, look_, ckpt_path, {"checkpoint": ckpt_path, "text": path})
+
+
 def for_training(trainer, path):
     """Write the report of a training run as it stands (``train --report``)."""
     ckpt = trainer.checkpoint()
     text, source = inside.opening(trainer.corpus, trainer.val_ids, trainer.cfg.data.corpus)
-    look = inside.look_inside(ckpt.spec, ckpt.params, ckpt.vocab_chars, text, source)
+    look_ = inside.look_inside(ckpt.spec, ckpt.params, ckpt.vocab_chars, text, source)
     output = trainer.cfg.train.output
-    write(path, page(ckpt, look, name=output), reads=(output, trainer.corpus.source))
+    write(path, page(ckpt, look_, name=output),
+          {"checkpoint": output, "text": trainer.corpus.source}, what="the report")
+
+
+def for_training_or_warning(trainer):
+    """for_training beside the run's checkpoint (NAME.html), best effort: returns a
+    warning to show when the page cannot be written (a report must never end a run)."""
+    path = beside(trainer.cfg.train.output)
+    try:
+        for_training(trainer, path)
+    except Exception as e:  # noqa: BLE001 -- any failure, even a bug, must not stop training
+        return f"warning: could not write the report {path}: {e}"
+    return None
 
 
 def page(ckpt, look, unit=None, name="checkpoint"):
     """The whole page as a string. look: inside.Inside; unit (layer, index) shown first."""
-    layer, index = look.check_unit(unit)
+    layer, index = look.shown_unit(unit)
     parts = {
         "title": html.escape(f"rnngen report: {name}"),
         "name": html.escape(str(name)),
         "version": html.escape(__version__),
         "run": run_table(ckpt),
-        "curves": curves(ckpt.meta.get("history") or []),
+        "curves": curves(ckpt.history),
         "samples": samples(ckpt),
         "source": html.escape(look.source),
         "passage": "".join(f"<span>{html.escape(c)}</span>" for c in look.text),
@@ -57,17 +107,17 @@ def page(ckpt, look, unit=None, name="checkpoint"):
     return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template)
 
 
-def write(path, text, reads=()):
+def write(path, text, reads=None, what="--output"):
     """Write the page to path atomically (a browser reloading it never sees half a
-    page); refuses to overwrite any of the files ``reads`` (what it was made from)."""
+    page). reads: {name: path or None} of the files it was made from, never
+    overwritten (see outputs.claim; ``what`` names path in that message)."""
     path = Path(path)
-    for source in reads:
-        if source is not None and path.exists() and path.resolve() == Path(source).resolve():
-            raise ReportError(f"--output {path} is the file the report reads; "
-                              "choose another --output")
+    inputs = {f"file the report reads (the {name})": source
+              for name, source in (reads or {}).items()}
     data = text.encode("utf-8")
     try:
-        atomic.write(path, lambda f: f.write(data))
+        with outputs.claim(path, inputs, what, "--output", kind="report"):
+            atomic.write(path, lambda f: f.write(data))
     except OSError as e:
         raise ReportError(f"cannot write the report to {path}: {e.strerror or e}; check that "
                           "its directory exists and is writable, or choose another --output") \
@@ -78,31 +128,33 @@ def write(path, text, reads=()):
 
 def run_table(ckpt):
     """The model, corpus and training facts as an HTML table."""
-    meta, spec = ckpt.meta, ckpt.spec
-    data = meta.get("data") or {}
-    history = meta.get("history") or []
+    spec, corpus = ckpt.spec, ckpt.corpus
+    history = ckpt.history
+
+    def recorded(value, show=str):
+        return "not recorded" if value is None else show(value)
+
     rows = [
         ("model", f"{spec.describe()}: cell {spec.cell}, {spec.num_layers} layer(s) of "
                   f"{spec.hidden_size} units, {spec.param_count():,} parameters"),
-        ("corpus", data.get("corpus", "not recorded")),
-        ("corpus size", f"{data['chars']:,} characters" if "chars" in data else "not recorded"),
+        ("corpus", recorded(corpus and corpus.name)),
+        ("corpus size", recorded(corpus and corpus.chars, lambda n: f"{n:,} characters")),
         ("vocabulary", f"{len(ckpt.vocab_chars)} characters: "
                        + json.dumps(ckpt.vocab_chars, ensure_ascii=False)),
-        ("corpus sha256", data.get("sha256", "not recorded")),
-        ("steps", f"{meta['step']:,}" if "step" in meta else "not recorded"),
-        ("training time", _minutes(meta["train_seconds"]) if "train_seconds" in meta
-         else "not recorded"),
+        ("corpus sha256", recorded(corpus and corpus.sha256)),
+        ("steps", recorded(ckpt.step, lambda n: f"{n:,}")),
+        ("training time", recorded(ckpt.train_seconds, _minutes)),
     ]
     if history:
         rows.append(("final validation loss", _loss(history[-1]["val_loss"])
                      + f" (step {history[-1]['step']:,})"))
-    if meta.get("best_val") is not None:
-        rows.append(("best validation loss", _loss(meta["best_val"])))
+    if ckpt.best_val is not None:
+        rows.append(("best validation loss", _loss(ckpt.best_val)))
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                    for k, v in rows)
     config = ""
     for section in ("model", "train"):
-        settings = meta.get(section)
+        settings = ckpt.settings(section)
         if isinstance(settings, dict):
             config += "".join(
                 f"<tr><th>{section}.{html.escape(str(k))}</th>"
@@ -216,10 +268,10 @@ def samples(ckpt):
     """Samples at SAMPLE_TEMPERATURES, each from the same fixed seed, primed with a
     newline (a new line, or speech) when the vocabulary has one."""
     prime = "\n" if "\n" in ckpt.vocab_chars else None
-    out = []
+    model, out = decoding.Model.from_checkpoint(ckpt), []
     for temperature in SAMPLE_TEMPERATURES:
-        rng = np.random.default_rng(SAMPLE_SEED)
-        text = "".join(generation.sample_chars(ckpt, prime, SAMPLE_CHARS, rng, temperature))
+        settings = decoding.Decoding(SAMPLE_CHARS, temperature, random_seed=SAMPLE_SEED)
+        text = "".join(decoding.stream(model, prime, settings, one_thread=False))
         out.append(f"<figure class=\"sample\"><figcaption>temperature {temperature}"
                    f"</figcaption><pre>{html.escape(text.strip(chr(10)))}</pre></figure>")
     return (f"<p class=\"note\">{SAMPLE_CHARS} characters each, random seed {SAMPLE_SEED}, from the hidden "
@@ -285,7 +337,7 @@ def shade(v):
 def terminal_view(look, unit, colour):
     """The passage shaded by one unit's activation: ANSI 24-bit background colours when
     colour is True, else the plain passage. Returns (text, a one-line legend)."""
-    layer, index = look.check_unit(unit)
+    layer, index = look.shown_unit(unit)
     a = look.acts[:, layer, index]
     top = float(np.abs(a).max()) or 1.0
     ranked = next((r for r in look.ranked if (r.layer, r.unit) == (layer, index)), None)

@@ -15,6 +15,7 @@ from pathlib import Path
 from .errors import CheckpointError, ConfigError
 
 RUNS_DIR = "runs"  # relative to the current directory
+DEFAULT_CONFIG = "shakespeare.yaml"  # the shipped config `train` uses when given none
 SHIPPED_MODEL = "shakespeare.npz"
 
 
@@ -69,19 +70,24 @@ def _protected():
     return [p.resolve() for p in (package, configs_dir(), shipped_model().parent)]
 
 
-def check_output_allowed(path, flag="--output or train.output"):
+def check_output_allowed(path, flag="--output or train.output", kind="checkpoint"):
     """CheckpointError, before any work, if path is the shipped model or lies inside
-    the installed package: training must never replace what rnngen ships."""
+    the installed package: no command may replace what rnngen ships. ``kind`` names
+    what is written (a checkpoint, a report), for the message."""
     target = Path(path).resolve()
     if target == shipped_model().resolve():
         raise CheckpointError(f"refusing to write {path}: it is the model rnngen ships; "
-                              f"choose another checkpoint path ({flag}), e.g. "
-                              f"{default_output('shakespeare')}")
+                              f"choose another {kind} path ({flag})"
+                              + _example(kind, default_output("shakespeare")))
     for folder in _protected():
         if target.is_relative_to(folder):
             raise CheckpointError(f"refusing to write {path}: it is inside the installed rnngen "
-                                  f"package ({folder}); choose another checkpoint path ({flag}), "
-                                  f"e.g. {default_output(Path(path).stem)}")
+                                  f"package ({folder}); choose another {kind} path ({flag})"
+                                  + _example(kind, default_output(Path(path).stem)))
+
+
+def _example(kind, path):
+    return f", e.g. {path}" if kind == "checkpoint" else ""
 
 
 def user_cache_dir():

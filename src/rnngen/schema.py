@@ -1,6 +1,6 @@
 """The checkpoint's metadata schema: every field's type and range, every array's
-name, shape and dtype, in one place. Written by ``training``, read by
-``checkpoint``; everything else asks a loaded Checkpoint, never the raw metadata.
+name, shape and dtype, in one place. ``checkpoint`` writes the metadata (one function)
+and reads it; everything else asks a loaded Checkpoint, never the raw metadata.
 
 A checkpoint is untrusted input: ``check_meta`` and ``expected_arrays`` run before
 any field or array is used, and errors name the field.
@@ -8,8 +8,12 @@ any field or array is used, and errors name the field.
 Format versions:
   1  tanh RNN only; the model's form was implied by meta["model"] and the vocabulary
   2  meta["spec"] holds the model description (spec.ModelSpec); the carried state
-     is stored one part per array (state/h, and state/c for the LSTM)
+     is stored one part per array (state/h, and state/c for the LSTM); meta["model"]
+     repeats the description's cell and sizes among the model settings
+  3  the description is stored once, in meta["spec"] (with the task and its output
+     size); meta["model"] holds only the settings it lacks (dropout, init, ...)
 """
+import dataclasses
 import math
 import re
 
@@ -18,7 +22,7 @@ from .engine import optim
 from .engine.spec import ModelSpec
 
 FORMAT = "rnngen-checkpoint"
-VERSION = 2
+VERSION = 3
 
 MAX_META_BYTES = 64 << 20  # the JSON metadata string, as stored (UTF-32 in .npy)
 MAX_DEPTH = 6  # nesting of the JSON metadata (the rng state is the deepest, at 3)
@@ -98,7 +102,8 @@ FIELDS = {
                               isinstance(s, dict) and all(_is_num(x) for x in s.values())
                               for s in v.values())),
 }
-REQUIRED = ("format", "version", "vocab", "model")
+REQUIRED = ("format", "version", "vocab")
+REQUIRED_BY_VERSION = {1: ("model",), 2: ("spec", "model"), 3: ("spec",)}
 # what a run needs to resume exactly (an exported checkpoint has none of it)
 RESUME_ONLY = ("position", "rng", "recent_losses")  # needed only to resume exactly
 TRAINING_STATE = ("train", "data", "step", "history", "best_val", "train_seconds") + RESUME_ONLY
@@ -132,13 +137,42 @@ def check_meta(meta):
         what, test = FIELDS[name]
         if not test(value):
             raise SchemaError(f"metadata field {name!r} must be {what}")
-    _check_settings(meta)
-    return read_spec(meta)
+    for name in REQUIRED_BY_VERSION[meta["version"]]:
+        if name not in meta:
+            raise SchemaError(f"metadata field {name!r} is missing")
+    spec = read_spec(meta)
+    _check_settings(meta, spec)
+    return spec
 
 
-def _check_settings(meta):
+def described_settings():
+    """The model settings the description (ModelSpec) holds: from version 3 on they are
+    stored there only, not among meta["model"]'s settings."""
+    return tuple(f.name for f in dataclasses.fields(config.ModelConfig)
+                 if f.name in {g.name for g in dataclasses.fields(ModelSpec)})
+
+
+def model_settings(meta, spec, version):
+    """The model section of the config a checkpoint was trained with, as recorded: from
+    version 3 on, the description's settings joined to the rest, in the config's order."""
+    stored = meta.get("model")
+    if version < 3:
+        return stored
+    stored = stored or {}
+    described = described_settings()
+    return {f.name: getattr(spec, f.name) if f.name in described else stored[f.name]
+            for f in dataclasses.fields(config.ModelConfig)
+            if f.name in described or f.name in stored}
+
+
+def _check_settings(meta, spec):
     """model/train/data settings against the config's own types and ranges."""
-    sections = {"model": meta["model"]}
+    if meta["version"] >= 3:
+        doubled = sorted(set(meta.get("model") or {}) & set(described_settings()))
+        if doubled:
+            raise SchemaError(f"model.{doubled[0]} is stored twice: version 3 keeps it in "
+                              "the model description only")
+    sections = {"model": model_settings(meta, spec, meta["version"])}
     if "train" in meta:
         sections["train"] = meta["train"]
     if "data" in meta:
@@ -154,7 +188,7 @@ def read_spec(meta):
     """The ModelSpec of validated metadata (the one place that knows old formats)."""
     try:
         if meta["version"] >= 2:
-            spec = ModelSpec.from_dict(meta.get("spec"))
+            spec = ModelSpec.from_dict(meta["spec"])
         else:
             m = meta["model"]
             spec = ModelSpec(len(meta["vocab"]), m.get("hidden_size"), m.get("num_layers"),
@@ -164,10 +198,12 @@ def read_spec(meta):
     if spec.vocab_size != len(meta["vocab"]):
         raise SchemaError(f"the model reads {spec.vocab_size} symbols but the vocabulary "
                           f"has {len(meta['vocab'])}")
-    m = meta["model"]
-    for key in ("hidden_size", "num_layers", "cell"):
-        if key in m and m[key] != getattr(spec, key):
-            raise SchemaError(f"model.{key} = {m[key]!r} disagrees with the model description")
+    if meta["version"] < 3:  # the description was stored twice: the copies must agree
+        m = meta["model"]
+        for key in ("hidden_size", "num_layers", "cell"):
+            if key in m and m[key] != getattr(spec, key):
+                raise SchemaError(f"model.{key} = {m[key]!r} disagrees with the model "
+                                  "description")
     return spec
 
 
@@ -199,6 +235,3 @@ def optimizer_slots(meta):
     return getattr(rule, "state", ())
 
 
-def missing_training_state(meta):
-    """The fields a resume needs that the metadata lacks (empty when it can resume)."""
-    return [k for k in TRAINING_STATE if k not in meta]

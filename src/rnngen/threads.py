@@ -165,3 +165,13 @@ class Workers:
                 for f in futures:
                     f.cancel()
                 wait(futures)
+
+
+def use(n):
+    """Run OpenBLAS on ``n`` threads for the rest of the process (--threads,
+    $RNNGEN_THREADS; None leaves it be). Returns a note to show when that cannot be
+    done here (another BLAS), else None."""
+    if n is not None and not set_thread_count(n):
+        return ("--threads has no effect here: NumPy's BLAS is not OpenBLAS; "
+                "set that BLAS's own variable (e.g. MKL_NUM_THREADS)")
+    return None

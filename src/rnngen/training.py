@@ -5,7 +5,6 @@
 validation, at the end, and when ``request_stop`` is called (between steps, so a
 checkpoint never holds a half-applied update).
 """
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, checkpoint, evaluation
+from . import checkpoint, evaluation
 from .engine import model, optim
 from .errors import CorpusError, TrainingDiverged
 
@@ -85,7 +84,7 @@ def best_path(output):
 
 
 class Trainer:
-    """Steps a model through its batches, validates and checkpoints (session.start
+    """Steps a model through its batches, validates and checkpoints (run.build_trainer
     builds one: data, device, a fresh or resumed model, threads).
 
     Parameters, optimizer state, the carried state and the batches live on
@@ -114,8 +113,7 @@ class Trainer:
 
     def restore(self, ckpt):
         """Take weights, optimizer state, position, RNG state and history from a
-        checkpoint that session.resume has found compatible."""
-        meta = ckpt.meta
+        checkpoint that run.check_resumable has found compatible."""
         dtype = self.params["Whh0"].dtype
         self.params = {k: self.device.to_device(np.ascontiguousarray(v, dtype=dtype))
                        for k, v in ckpt.params.items()}
@@ -123,16 +121,16 @@ class Trainer:
             for slot, value in slots.items():
                 self.opt[name][slot] = (self.device.to_device(np.array(value, dtype=dtype))
                                         if isinstance(value, np.ndarray) else value)
-        self.step = meta["step"]
-        self.history = meta.get("history", [])
-        self.best_val = meta.get("best_val", math.inf) or math.inf
-        self.seconds = meta.get("train_seconds", 0.0)
-        self.recent_losses = meta.get("recent_losses", [])
-        self.rng.bit_generator.state = meta["rng"]
-        t, old_t = self.cfg.train, meta["train"]
+        self.step = ckpt.step
+        self.history = ckpt.history
+        self.best_val = ckpt.best_val or math.inf
+        self.seconds = ckpt.train_seconds or 0.0
+        self.recent_losses = ckpt.recent_losses
+        self.rng.bit_generator.state = ckpt.rng_state
+        t, old_t = self.cfg.train, ckpt.settings("train")
         same_shape = (old_t["batch_size"], old_t["seq_length"]) == (t.batch_size, t.seq_length)
         if same_shape and ckpt.state is not None and ckpt.state.shape == self.state.shape:
-            self.batches.restore(meta["position"])
+            self.batches.restore(ckpt.position)
             self.state = self.device.to_device(np.array(ckpt.state, dtype=dtype))
         # else: a new batch shape starts a fresh epoch with a zero state
 
@@ -227,21 +225,11 @@ class Trainer:
         opt = {name: {k: (host(slots[k]) if hasattr(slots[k], "shape") else slots[k])
                       for k in self.update.state if k in slots}
                for name, slots in self.opt.items()}
-        meta = {
-            "created_by": f"rnngen {__version__}",
-            "model": dataclasses.asdict(self.cfg.model),
-            "train": dataclasses.asdict(self.cfg.train),
-            "data": dict(dataclasses.asdict(self.cfg.data), sha256=self.corpus.sha256,
-                         chars=int(len(self.corpus.ids))),
-            "vocab": self.corpus.vocab.chars,
-            "step": self.step,
-            "position": self.batches.position(),
-            "rng": self.rng.bit_generator.state,
-            "history": self.history,
-            "best_val": None if math.isinf(self.best_val) else self.best_val,
-            "train_seconds": self.seconds,
-            "recent_losses": self.recent_losses,
-        }
+        meta = checkpoint.training_record(
+            self.cfg, self.corpus, step=self.step, position=self.batches.position(),
+            rng=self.rng.bit_generator.state, history=self.history,
+            best_val=None if math.isinf(self.best_val) else self.best_val,
+            seconds=self.seconds, recent_losses=self.recent_losses)
         params = {k: host(v) for k, v in self.params.items()}
         return checkpoint.Checkpoint(self.spec, params, meta, host(self.state), opt)
 

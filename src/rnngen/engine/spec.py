@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, fields
 
 from . import cells
 
+TASKS = ("generate",)  # generate: predict the next symbol (output_size = vocab_size)
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -16,12 +18,21 @@ class ModelSpec:
     num_layers: int  # L
     cell: str = "rnn"  # a name in cells.CELLS
     skip: bool = False  # the decoder reads every layer (only meaningful for L > 1)
+    task: str = "generate"  # what the output head predicts: a name in TASKS
+    output_size: int = None  # the head's outputs (None: the task's own, V to generate)
 
     def __post_init__(self):
-        for name in ("vocab_size", "hidden_size", "num_layers"):
+        if self.output_size is None and self.task == "generate":
+            object.__setattr__(self, "output_size", self.vocab_size)
+        for name in ("vocab_size", "hidden_size", "num_layers", "output_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; expected one of {', '.join(TASKS)}")
+        if self.task == "generate" and self.output_size != self.vocab_size:
+            raise ValueError(f"a model that generates has one output per symbol "
+                             f"({self.vocab_size}), not {self.output_size}")
         if self.cell not in cells.CELLS:
             raise ValueError(f"unknown cell {self.cell!r}; expected one of "
                              f"{', '.join(cells.CELLS)}")

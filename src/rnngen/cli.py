@@ -129,6 +129,9 @@ def _no_seed_in_train(ctx, param, value):
               help="Override any config key, e.g. --set model.hidden_size=256. Repeatable.")
 @click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[CHECKPOINT]",
               help="Continue from a checkpoint (default: the config's output).")
+@click.option("--overwrite", is_flag=True,
+              help="Start afresh even where the output holds another run's checkpoints "
+                   "(replaced as this run writes its own).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; messages only.")
 @click.option("--device", "device_name", type=click.Choice(device.DEVICES),
               help="Override train.device: cpu, or cuda (a GPU, through CuPy).")
@@ -136,8 +139,8 @@ def _no_seed_in_train(ctx, param, value):
               help="Also write the HTML report beside the checkpoint (NAME.html) at every "
                    "validation.")
 @threads_option("all of the BLAS's threads")
-def train(config_name, steps, output, seed, corpus_name, assignments, resume, quiet, threads,
-          device_name, with_report):
+def train(config_name, steps, output, seed, corpus_name, assignments, resume, overwrite, quiet,
+          threads, device_name, with_report):
     """Train a model as a YAML config describes, writing an .npz checkpoint.
 
     The progress shows the step, the training loss, the last validation loss, bpc (bits per
@@ -155,7 +158,7 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
     origins = {"train.output": "--output" if output else "--output or train.output",
                "data.corpus": "--corpus" if corpus_name else "data.corpus in the config"}
     with run.prepare(config_name, overrides, resume=True if resume == "" else resume,
-                     threads=threads, origins=origins, notify=note) as r:
+                     threads=threads, origins=origins, notify=note, overwrite=overwrite) as r:
         trainer, t = r.trainer, r.cfg.train
         # said once the run is sure to start, so an error before it stays one line
         say(f"rnngen: checkpoints go to {t.output} (the best by validation: {r.best_output})")
@@ -178,9 +181,12 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
         sys.exit(128 + r.stop_reason)
     if trainer.history:
         val = trainer.history[-1]["val_loss"]
+        # name only the checkpoints there are: a resumed run that never beat the best it
+        # inherited wrote no NAME.best.npz
+        written = " and ".join(str(p) for p in (t.output, r.best_output) if os.path.exists(p))
         say(f"rnngen: done at step {trainer.step}: val {val:.4f} nats/char "
             f"({val / math.log(2):.4f} bits/char); best {trainer.best_val:.4f}; "
-            f"checkpoints {t.output} and {r.best_output}; "
+            f"checkpoint{'s' if ' and ' in written else ''} {written}; "
             f"sample with: rnngen sample --checkpoint {shlex.quote(t.output)}")
 
 

@@ -17,6 +17,7 @@ and builds the Trainer. Leaving the block releases the locks.
 """
 import contextlib
 import copy
+import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ class Run:
 
 @contextlib.contextmanager
 def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads=None,
-            origins=None, notify=None):
+            origins=None, notify=None, overwrite=False):
     """Prepare a training run; a context manager yielding a Run.
 
     config_or_path: a YAML file, the name of a shipped config, or a config.Config
@@ -101,7 +102,8 @@ def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads
     config's own output) or the path of a checkpoint to continue. threads: BLAS
     threads for the run (None: as the BLAS is set). origins: {"train.output" |
     "data.corpus": how the user gave it}, for messages. notify: called with each note
-    as it arises (they are also kept in Run.notes).
+    as it arises (they are also kept in Run.notes). overwrite: a new run (no resume)
+    may replace the run whose checkpoints are at the output; without it, that is an error.
 
     Raises an RnngenError subclass (ConfigError, CorpusError, CheckpointError, ...)
     naming what to change, before anything is written.
@@ -128,6 +130,8 @@ def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads
     with contextlib.ExitStack() as held:
         for lock in claims:  # one live writer per file
             note(held.enter_context(lock).note)
+        if resume is None and not overwrite:
+            check_no_other_run(t.output)
         resumed = None
         if resume is not None:
             resumed = checkpoint.load(t.output if resume is True else resume)
@@ -182,12 +186,39 @@ def build_trainer(cfg, text, resume=None, dtype=np.float32, device=None):
     return trainer
 
 
+def check_no_other_run(output):
+    """CheckpointError when a new run would replace the checkpoints of another at output
+    (or NAME.best.npz), naming what is there and the ways on."""
+    for path in (Path(output), best_path(output)):
+        if not os.path.lexists(path):
+            continue
+        try:
+            there = checkpoint.load(path)
+            record = there.corpus
+            what = (f"a run on {record.name if record else 'an unrecorded corpus'} at step "
+                    f"{there.step}")
+        except CheckpointError:
+            what = "a file that is not a checkpoint rnngen can read"
+        raise CheckpointError(f"{path} already holds {what}; continue that run with --resume, "
+                              "write this one elsewhere with --output PATH, or replace it "
+                              "with --overwrite")
+
+
 def check_resumable(cfg, text, spec, ckpt):
     """CheckpointError unless ``ckpt`` can continue this config on this corpus."""
     if ckpt.weights_only or ckpt.missing_training_state():
         raise CheckpointError("cannot resume from an exported (weights-only) checkpoint: "
                               "it has no optimizer state; resume from the checkpoint "
                               "training wrote")
+    record = ckpt.corpus
+    if record is not None and ((record.sha256 is not None and record.sha256 != text.sha256)
+                               or (record.chars is not None and record.chars != len(text.ids))):
+        raise CheckpointError(
+            f"cannot resume: the corpus is not the text the checkpoint was trained on "
+            f"(it recorded {_count(record.chars)} characters, sha256 "
+            f"{str(record.sha256)[:12]}...; "
+            f"{text.source} has {len(text.ids):,}, sha256 {text.sha256[:12]}...); resume on "
+            "that text, or start a new run on this one (--output PATH)")
     if ckpt.vocab_chars != text.vocab.chars:
         raise CheckpointError(
             "cannot resume: the checkpoint's vocabulary differs from this corpus's "
@@ -204,6 +235,10 @@ def check_resumable(cfg, text, spec, ckpt):
         raise CheckpointError(
             f"cannot resume: the checkpoint was trained with {optimizer}, "
             f"the config says {cfg.train.optimizer}; keep the optimizer to resume")
+
+
+def _count(n):
+    return "?" if n is None else f"{n:,}"
 
 
 class StopOnSignals:

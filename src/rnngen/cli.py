@@ -14,9 +14,9 @@ import click
 from click.core import ParameterSource
 
 from . import __version__, atomic, checkpoint, config, decoding, device, jsonout, resources
-from .console import (data_out, fill_closed_std_fds, say, show_training, stdout_failed,
-                      write_samples, write_stream)
-from .errors import OptionError, RnngenError
+from .console import (data_out, end_terminal_line, fill_closed_std_fds, say, show_training,
+                      stdout_failed, write_samples, write_stream)
+from .errors import OptionError, RnngenError, VocabularyError
 from .resources import DEFAULT_CONFIG
 from .threads import use as use_threads
 
@@ -35,6 +35,7 @@ class Group(click.Group):
             say(f"rnngen: stopped by {signal.Signals(e.signum).name}; nothing was written")
             sys.exit(128 + e.signum)
         except KeyboardInterrupt:  # outside training's own handler: stop quietly
+            end_terminal_line()  # after text sampled to a terminal, on a line of its own
             click.echo("rnngen: interrupted", err=True)
             sys.exit(130)
         except MemoryError:
@@ -113,6 +114,12 @@ def _no_seed_in_train(ctx, param, value):
                                "use --random-seed N for the random seed", ctx)
 
 
+def _no_checkpoint_in_train(ctx, param, value):
+    if value is not None:
+        raise click.UsageError("train writes its checkpoint to --output; to continue a run "
+                               "from a checkpoint, use --resume CHECKPOINT", ctx)
+
+
 @main.command()
 @click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
               help="A YAML config file, or the name of a shipped config ('rnngen configs' "
@@ -124,6 +131,8 @@ def _no_seed_in_train(ctx, param, value):
               help="Override train.seed (initialisation, dropout, data offsets).")
 @click.option("--seed", "train_seed", hidden=True, expose_value=False,
               callback=_no_seed_in_train)
+@click.option("--checkpoint", "train_checkpoint", hidden=True, expose_value=False,
+              callback=_no_checkpoint_in_train)
 @click.option("--corpus", "corpus_name", help="Override data.corpus (a file or a named corpus).")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set model.hidden_size=256. Repeatable.")
@@ -369,7 +378,11 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
     where = device.select(device_name)
     ckpt = checkpoint.load(ckpt_path)
     note(use_threads(threads))
-    scored = evaluation.score_source(ckpt, corpus_arg, skip_unknown, where)
+    try:
+        scored = evaluation.score_source(ckpt, corpus_arg, skip_unknown, where)
+    except VocabularyError as e:  # the way on this command has
+        raise VocabularyError(f"{e}, or pass --skip-unknown to score the text without "
+                              "them") from None
     extra = {"skipped": scored.skipped} if skip_unknown else {}
     if as_json:  # a number that is not finite is null (jsonout)
         text = jsonout.dumps(dict(scored.as_dict(), checkpoint=str(ckpt_path),
@@ -401,9 +414,24 @@ def info(ckpt_path, as_json):
 
 
 @main.command(name="configs")
-def configs_():
-    """List the configs shipped with rnngen, for train --config NAME."""
+@click.argument("name", required=False)
+def configs_(name):
+    """List the configs shipped with rnngen, for train --config NAME; with NAME, print
+    that config (to copy and edit: rnngen configs tiny > mine.yaml)."""
     shipped = resources.shipped_configs()
+    if name is not None:
+        stem = name[:-len(".yaml")] if name.endswith(".yaml") else name
+        if stem not in shipped:
+            raise click.UsageError(f"no shipped config is named {name!r}; use one of: "
+                                   f"{', '.join(shipped)}")
+        text = shipped[stem][0].read_text(encoding="utf-8")
+        out = data_out(text)
+        try:
+            out.write(text)
+            out.flush()
+        except OSError as e:
+            stdout_failed(e)
+        return
     width = max(map(len, shipped), default=0) + 2
-    for name, (_, description) in shipped.items():
-        click.echo(f"{name:<{width}}{description}")
+    for stem, (_, description) in shipped.items():
+        click.echo(f"{stem:<{width}}{description}")

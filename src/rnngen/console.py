@@ -111,6 +111,7 @@ def show_training(r, quiet, with_report=False):
     # after a resume, the last validation loss is the checkpoint's
     val = f"{trainer.history[-1]['val_loss']:.3f}" if trainer.history else "-"
     every, last_line = max(1, t.steps // PROGRESS_LINES), time.monotonic()
+    report_told = False
     try:
         for stats in r.steps():
             bpc, speed = stats.loss / math.log(2), f"{stats.chars_per_sec / 1000:.1f}k char/s"
@@ -124,29 +125,51 @@ def show_training(r, quiet, with_report=False):
                     note_shown = report.for_training_or_warning(trainer)
                     if note_shown:
                         show(f"rnngen: {note_shown}")
+                    elif not report_told:  # once: where the page is, rewritten as it goes
+                        show(f"rnngen: report written to {report.beside(t.output)} "
+                             "(rewritten at every validation)")
+                        report_told = True
             elif not quiet and not live and (stats.step % every == 0
                                              or time.monotonic() - last_line >= PROGRESS_SECONDS):
-                say(f"step {stats.step}/{t.steps}: loss {stats.loss:.3f} val {val} "
-                    f"bpc {bpc:.3f} {speed}")
+                say(f"step {stats.step}/{t.steps}: train loss {stats.loss:.3f} "
+                    f"({bpc:.3f} bpc), val {val} {speed}")
                 last_line = time.monotonic()
-            bar.set_postfix_str(f"loss {stats.loss:.3f} val {val} bpc {bpc:.3f} {speed}",
-                                refresh=False)
+            bar.set_postfix_str(f"train loss {stats.loss:.3f} ({bpc:.3f} bpc), val {val} "
+                                f"{speed}", refresh=False)
             bar.update(1)
     finally:
         bar.close()
 
 
+_terminal = {"mid_line": False}  # write_stream left a terminal's line unfinished
+
+
+def end_terminal_line():
+    """End the line a stream to a terminal left unfinished (it was interrupted), so a
+    message after it starts on a line of its own."""
+    if _terminal["mid_line"]:
+        _terminal["mid_line"] = False
+        try:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 def write_stream(out, pieces):
     """Text as it is made: flushed by the line, a newline at the end on a terminal."""
-    pending = 0
+    pending, terminal = 0, out.isatty()
     for piece in pieces:
         out.write(piece)
+        if terminal:
+            _terminal["mid_line"] = not piece.endswith("\n")
         pending += 1
         if piece == "\n" or pending >= 256:  # stream by the line, without a flush per char
             out.flush()
             pending = 0
-    if out.isatty():
+    if terminal:
         out.write("\n")
+        _terminal["mid_line"] = False
     out.flush()
 
 

@@ -13,7 +13,8 @@ from dataclasses import fields
 import click
 from click.core import ParameterSource
 
-from . import __version__, atomic, checkpoint, config, decoding, device, jsonout, resources
+from . import (__version__, atomic, checkpoint, config, decoding, device, jsonout, resources,
+               sizing)
 from .console import (data_out, end_terminal_line, fill_closed_std_fds, say, show_training,
                       stdout_failed, write_samples, write_stream)
 from .errors import OptionError, RnngenError, VocabularyError
@@ -21,6 +22,12 @@ from .resources import DEFAULT_CONFIG
 from .threads import use as use_threads
 
 SHIPPED_MODEL_HELP = "the shipped model"  # resources.shipped_model()
+
+
+# what to lower when a command runs out of memory, in the options it has
+MEMORY_KNOBS = {"train": "model.hidden_size, train.batch_size or train.seq_length",
+                "sample": "--n, --num-samples or --beam", "eval": "the text's length",
+                "report": "the text's length (--corpus)"}
 
 
 class Group(click.Group):
@@ -38,10 +45,10 @@ class Group(click.Group):
             end_terminal_line()  # after text sampled to a terminal, on a line of its own
             click.echo("rnngen: interrupted", err=True)
             sys.exit(130)
-        except MemoryError:
-            raise click.ClickException(
-                "out of memory; lower model.hidden_size, train.batch_size or "
-                "train.seq_length, or use a machine with more memory") from None
+        except MemoryError:  # name only what this command can be given
+            lower = MEMORY_KNOBS.get(ctx.invoked_subcommand, "the sizes asked for")
+            raise click.ClickException(f"out of memory; lower {lower}, or use a machine "
+                                       "with more memory") from None
 
     def format_commands(self, ctx, formatter):
         # click cuts each summary to fit one line; ours are short enough to show whole
@@ -286,8 +293,14 @@ def sample(ctx, ckpt_path, seed_text, threads, device_name, as_json, null, **opt
     model = decoding.Model.load(ckpt_path, where)
     out = data_out(model.vocab.chars)
     note(use_threads(threads))
+    whole = as_json or null or dec.num_samples > 1 or dec.beam or dec.stop is not None
+    if whole:  # whole samples are held until written: bounded before any is made
+        try:
+            sizing.check_sampling(dec, model.spec)
+        except OptionError as e:
+            raise click.UsageError(e.naming(SAMPLE_FLAGS)) from None
     try:
-        if as_json or null or dec.num_samples > 1 or dec.beam:
+        if whole:
             write_samples(out, decoding.samples(model, seed_text, dec, scores=as_json),
                           dec.settings(ckpt_path), as_json, null)
         else:

@@ -224,3 +224,27 @@ def test_a_huge_temperature_draws_every_character_alike(w):
     vocab = checkpoint.load(w.ckpt).vocab_chars
     counts = [done.stdout.count(c) for c in vocab]
     assert min(counts) > 0 and max(counts) < 3 * 4000 / len(vocab), counts
+
+
+# -- whole samples are bounded before any is made, naming the flags ----------------------
+HUGE_SAMPLES = [
+    (["--num-samples", "1000", "--n", "1000000000"], "--num-samples 1,000 x --n 1,000,000,000",
+     "lower --n or --num-samples"),
+    (["--beam", "500", "--n", "100000000"], "--beam 500 x --n 100,000,000",
+     "lower --n or --beam"),
+    (["--json", "--n", "1000000000000"], "--num-samples 1 x --n 1,000,000,000,000",
+     "lower --n or --num-samples"),
+    (["--stop", "x", "--n", "1000000000000"], "--num-samples 1 x --n", "lower --n"),
+    (["-0", "--num-samples", "3", "--n", "100000000000"], "--num-samples 3 x --n",
+     "lower --n or --num-samples"),
+]
+
+
+@pytest.mark.parametrize("args, product, way", HUGE_SAMPLES, ids=[" ".join(a) for a, _, _ in
+                                                                  HUGE_SAMPLES])
+def test_whole_samples_too_large_for_memory_are_refused_at_once(w, args, product, way):
+    done = subprocess.run([sys.executable, "-m", "rnngen", "sample", "--checkpoint",
+                           str(w.ckpt), *args], capture_output=True, text=True, env=ENV,
+                          timeout=60)
+    line = assert_error(done, product, 2)
+    assert way in line and "model.hidden_size" not in line and done.stdout == ""

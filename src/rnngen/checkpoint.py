@@ -230,8 +230,9 @@ def weights_only(ckpt):
     return Checkpoint(ckpt.spec, ckpt.params, dict(meta, weights_only=True), ckpt.state, {})
 
 
-def check_writable(path):
-    """Fail now, not at the first checkpoint, if ``path`` cannot be written."""
+def check_writable(path, flag="--output or train.output"):
+    """Fail now, not at the first checkpoint, if ``path`` cannot be written (``flag``
+    names where the path came from, for the message)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,10 +240,9 @@ def check_writable(path):
     except OSError as e:
         raise CheckpointError(f"cannot write checkpoints to {path.parent}: "
                               f"{e.strerror or e}; choose another output path "
-                              "(--output or train.output)") from None
+                              f"({flag})") from None
     if path.is_dir():
-        raise CheckpointError(f"output {path} is a directory; name a .npz file "
-                              "(--output or train.output)")
+        raise CheckpointError(f"output {path} is a directory; name a .npz file ({flag})")
 
 
 def _read(npz, path):

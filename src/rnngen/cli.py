@@ -8,6 +8,7 @@ import os
 import shlex
 import signal
 import sys
+from pathlib import Path
 from dataclasses import fields
 
 import click
@@ -75,9 +76,10 @@ def main(ctx):
         click.echo(ctx.get_help())
 
 
-def checkpoint_option(purpose):
-    """--checkpoint, defaulting to the shipped model (resolved by _checkpoint_or_shipped)."""
-    return click.option("--checkpoint", "ckpt_path", default=None,
+def checkpoint_option(purpose, name="ckpt_path"):
+    """--checkpoint, defaulting to the shipped model (resolved by _checkpoint_or_shipped);
+    every command that reads a checkpoint has it."""
+    return click.option("--checkpoint", name, default=None,
                         show_default=SHIPPED_MODEL_HELP, help=f"Checkpoint to {purpose}.")
 
 
@@ -107,6 +109,19 @@ def note(message):
 
 def _stdin_is_terminal():
     return sys.stdin.isatty()
+
+
+def _shipped_model_note():
+    """The line sample says when it falls back to the shipped model: which model, and
+    how to sample from the newest run in ./runs when there is one."""
+    runs = [p for p in Path(resources.RUNS_DIR).glob("*.npz")
+            if not p.name.endswith(".best.npz") and p.is_file()]
+    if not runs:
+        return ("rnngen: sampling from the shipped model (tinyshakespeare); --checkpoint PATH "
+                "samples another")
+    newest = max(runs, key=lambda p: p.stat().st_mtime)
+    return (f"rnngen: sampling from the shipped model, not your run {newest}; to sample "
+            f"from that: rnngen sample --checkpoint {shlex.quote(str(newest))}")
 
 
 def _checkpoint_or_shipped(path):
@@ -289,6 +304,8 @@ def sample(ctx, ckpt_path, seed_text, threads, device_name, as_json, null, **opt
             say("rnngen: reading the seed text from stdin; end it with Ctrl-D")
         seed_text = sys.stdin.read()
     where = device.select(device_name)
+    if ckpt_path is None:
+        say(_shipped_model_note())
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     model = decoding.Model.load(ckpt_path, where)
     out = data_out(model.vocab.chars)
@@ -416,10 +433,15 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
 
 @main.command()
 @click.argument("ckpt_path", required=False, metavar="[CHECKPOINT]")
+@checkpoint_option("describe (the same as the CHECKPOINT argument)", "ckpt_option")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def info(ckpt_path, as_json):
+def info(ckpt_path, ckpt_option, as_json):
     """Describe a checkpoint (default: the shipped model): model, corpus, training, losses."""
     from .info import as_text, describe
+
+    if ckpt_path is not None and ckpt_option is not None and ckpt_path != ckpt_option:
+        raise click.UsageError("give the checkpoint once: as CHECKPOINT or as --checkpoint")
+    ckpt_path = ckpt_path if ckpt_path is not None else ckpt_option
 
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     described = describe(checkpoint.load(ckpt_path), ckpt_path)

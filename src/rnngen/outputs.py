@@ -21,7 +21,7 @@ def claim(path, inputs=None, what="--output", flag="--output", kind="checkpoint"
     resources.check_output_allowed(path, flag, kind)
     lock.check_distinct(path, inputs or {}, what)
     if kind == "checkpoint":
-        checkpoint.check_writable(path)
+        checkpoint.check_writable(path, flag)
         return lock.OutputLock(path)
     if lock.lock_path(path).exists():
         with lock.OutputLock(path):  # raises while another run holds it

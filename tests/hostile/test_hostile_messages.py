@@ -101,3 +101,33 @@ def test_interrupted_sampling_on_a_terminal_ends_its_line_first(w):
     assert "rnngen: interrupted" in text
     assert re.search(r"(^|\n)rnngen: interrupted\n?$", text), repr(text[-200:])
     assert proc.returncode in (130, -signal.SIGKILL)
+
+
+def test_sample_says_which_model_and_points_at_a_run_beside_it(w, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli(["sample", "--n", "5"])
+    assert_ok(result)
+    assert result.stderr == ("rnngen: sampling from the shipped model (tinyshakespeare); "
+                             "--checkpoint PATH samples another\n")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "mine.npz").write_bytes(w.ckpt.read_bytes())
+    result = cli(["sample", "--n", "5"])
+    assert result.stderr.splitlines() == [
+        "rnngen: sampling from the shipped model, not your run runs/mine.npz; to sample from "
+        "that: rnngen sample --checkpoint runs/mine.npz"]
+    assert cli(["sample", "--n", "5", "--checkpoint", w.ckpt]).stderr == ""
+
+
+def test_every_command_that_reads_a_checkpoint_takes_checkpoint(w):
+    for args in (["info", "--checkpoint", w.ckpt], ["info", w.ckpt],
+                 ["eval", "--checkpoint", w.ckpt, "--corpus", w.text],
+                 ["sample", "--checkpoint", w.ckpt, "--n", "3"],
+                 ["report", "--checkpoint", w.ckpt, "--terminal", "--corpus", w.text]):
+        assert_ok(cli(args))
+    assert_error(cli(["info", w.ckpt, "--checkpoint", w.text]), "give the checkpoint once", 2)
+
+
+def test_export_names_only_its_own_option(w, tmp_path):
+    line = assert_error(cli(["export", "--checkpoint", w.ckpt, "--output", tmp_path]),
+                        "is a directory")
+    assert "--output" in line and "train.output" not in line

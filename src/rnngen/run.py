@@ -130,12 +130,12 @@ def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads
     with contextlib.ExitStack() as held:
         for lock in claims:  # one live writer per file
             note(held.enter_context(lock).note)
-        if resume is None and not overwrite:
-            check_no_other_run(t.output)
         resumed = None
         if resume is not None:
             resumed = checkpoint.load(t.output if resume is True else resume)
         text = corpus.read_corpus(corpus_path, origin["data.corpus"])
+        if resume is None and not overwrite:  # the inputs are good: is the output free?
+            check_no_other_run(t.output)
         sizing.check_training(cfg, len(text.vocab))
         note(use_threads(threads))
         trainer = build_trainer(cfg, text, resume=resumed)
@@ -210,6 +210,11 @@ def check_resumable(cfg, text, spec, ckpt):
         raise CheckpointError("cannot resume from an exported (weights-only) checkpoint: "
                               "it has no optimizer state; resume from the checkpoint "
                               "training wrote")
+    if ckpt.vocab_chars != text.vocab.chars:
+        raise CheckpointError(
+            "cannot resume: the checkpoint's vocabulary differs from this corpus's "
+            f"({len(ckpt.vocab_chars)} vs {len(text.vocab)} characters); "
+            "train on the same corpus or start a new run")
     record = ckpt.corpus
     if record is not None and ((record.sha256 is not None and record.sha256 != text.sha256)
                                or (record.chars is not None and record.chars != len(text.ids))):
@@ -219,11 +224,6 @@ def check_resumable(cfg, text, spec, ckpt):
             f"{str(record.sha256)[:12]}...; "
             f"{text.source} has {len(text.ids):,}, sha256 {text.sha256[:12]}...); resume on "
             "that text, or start a new run on this one (--output PATH)")
-    if ckpt.vocab_chars != text.vocab.chars:
-        raise CheckpointError(
-            "cannot resume: the checkpoint's vocabulary differs from this corpus's "
-            f"({len(ckpt.vocab_chars)} vs {len(text.vocab)} characters); "
-            "train on the same corpus or start a new run")
     for key, was in ckpt.spec.to_dict().items():
         now = getattr(spec, key)
         if was != now and key != "vocab_size":  # the vocabulary was compared above

@@ -91,6 +91,11 @@ atomic.write = slow
 from rnngen.cli import main
 main(prog_name="rnngen")
 """
+def defaults_restored():
+    for s in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(s, signal.SIG_DFL)
+
+
 WRITERS = {
     "report": lambda w, out: ["report", "--checkpoint", w.ckpt, "--corpus", w.text,
                               "--output", out / "page.html"],
@@ -109,10 +114,11 @@ def test_a_signal_mid_write_leaves_no_temporary_file(w, tmp_path, command, name,
     if existing:
         target.write_bytes(b"the previous version")
     marker = tmp_path / "mid-write"
-    # SIGINT at its default even where the tests run as a background job (which ignores it)
+    # SIGINT and SIGQUIT at their defaults even where the tests run as a background job
+    # (which ignores both)
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *map(str, args)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=defaults_restored)
     deadline = time.time() + 60
     while not marker.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)

@@ -11,6 +11,7 @@ Entries (``schema`` declares every field and shape):
 """
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,8 +135,8 @@ def training_record(cfg, corpus, *, step, position, rng, history, best_val, seco
         "created_by": f"rnngen {__version__}",
         "model": dataclasses.asdict(cfg.model),
         "train": dataclasses.asdict(cfg.train),
-        "data": dict(dataclasses.asdict(cfg.data), sha256=corpus.sha256,
-                     chars=int(len(corpus.ids))),
+        "data": dict(dataclasses.asdict(cfg.data), corpus=_recorded_name(cfg.data.corpus),
+                     sha256=corpus.sha256, chars=int(len(corpus.ids))),
         "vocab": corpus.vocab.chars,
         "step": step,
         "position": position,
@@ -145,6 +146,15 @@ def training_record(cfg, corpus, *, step, position, rng, history, best_val, seco
         "train_seconds": seconds,
         "recent_losses": recent_losses,
     }
+
+
+def _recorded_name(name):
+    """data.corpus as a checkpoint records it: a named corpus by its name, a file by its
+    absolute path, so eval and report find it again from any directory (its sha256
+    and length are recorded beside it)."""
+    from .corpus import NAMED
+
+    return name if name in NAMED else str(Path(os.path.abspath(name)))
 
 
 def _metadata(ckpt, optimizer_scalars):

@@ -85,3 +85,16 @@ def test_the_closing_line_names_only_checkpoints_that_exist(w, tmp_path):
     assert not best_path(second).exists()
     closing = result.stderr.splitlines()[-1]
     assert f"checkpoint {second};" in closing and "best.npz" not in closing
+
+
+def test_the_recorded_corpus_is_found_from_any_directory(w, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "c.txt").write_text(w.text.read_text())
+    monkeypatch.chdir(work)
+    assert_ok(cli(["train", "--config", w.cfg, "--corpus", "c.txt", "--output", "m.npz", "-q"]))
+    recorded = checkpoint.load(work / "m.npz").corpus
+    assert recorded.name == str(work / "c.txt") and recorded.chars == 4000
+    monkeypatch.chdir(tmp_path)  # elsewhere: eval and report find the text again
+    assert_ok(cli(["eval", "--checkpoint", work / "m.npz"]))
+    assert_ok(cli(["report", "--checkpoint", work / "m.npz", "--terminal"]))

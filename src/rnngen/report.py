@@ -64,7 +64,9 @@ def look(ckpt_path, text=None, stdin=None):
     else:
         passage, source, path = texts.read_text(text, stdin)
     look_ = inside.look_inside(ckpt.spec, ckpt.params, ckpt.vocab_chars, passage, source)
-    return Looked(ckpt, look_, ckpt_path, {"checkpoint": ckpt_path, "text": path})
+    return Looked(ckpt, look_, ckpt_path, {"checkpoint": ckpt_path, "text": path,
+                                           "corpus the checkpoint records":
+                                               outputs.recorded_corpus(ckpt)})
 
 
 def for_training(trainer, path):

@@ -98,3 +98,23 @@ def test_the_recorded_corpus_is_found_from_any_directory(w, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)  # elsewhere: eval and report find the text again
     assert_ok(cli(["eval", "--checkpoint", work / "m.npz"]))
     assert_ok(cli(["report", "--checkpoint", work / "m.npz", "--terminal"]))
+
+
+WRITERS = {
+    "report": lambda ckpt, out: ["report", "--checkpoint", ckpt, "--output", out],
+    "report of a passage": lambda ckpt, out: ["report", "--checkpoint", ckpt, "--corpus", "-",
+                                             "--output", out],
+    "export": lambda ckpt, out: ["export", "--checkpoint", ckpt, "--output", out],
+}
+
+
+@pytest.mark.parametrize("command", WRITERS)
+def test_no_writer_replaces_the_corpus_a_checkpoint_records(w, tmp_path, command):
+    text = tmp_path / "c.txt"
+    text.write_text(w.text.read_text())
+    ckpt = trained(w, tmp_path, "m.npz", "--corpus", text)
+    before = digest(text)
+    assert_error(cli(WRITERS[command](ckpt, text), input="the king"),
+                 "is the file the report reads (the corpus the checkpoint records)"
+                 if command.startswith("report") else "is the corpus the checkpoint records")
+    assert digest(text) == before

@@ -16,8 +16,8 @@ from click.core import ParameterSource
 
 from . import (__version__, atomic, checkpoint, config, decoding, device, jsonout, resources,
                sizing)
-from .console import (data_out, end_terminal_line, fill_closed_std_fds, say, show_training,
-                      stdout_failed, write_samples, write_stream)
+from .console import (data_out, end_terminal_line, fill_closed_std_fds, print_data, say,
+                      show_training, stdout_failed, write_samples, write_stream)
 from .errors import OptionError, RnngenError, VocabularyError
 from .resources import DEFAULT_CONFIG
 from .threads import use as use_threads
@@ -373,11 +373,12 @@ def report_(ckpt_path, corpus_arg, output, unit, terminal):
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     looked = report.look(ckpt_path, corpus_arg)
     if terminal:
-        shown, legend = looked.terminal(unit, colour=sys.stdout.isatty())
-        click.echo(shown)
+        out = data_out()  # open, before any work
+        shown, legend = looked.terminal(unit, colour=out.isatty())
+        print_data(shown)
         say(f"rnngen: {legend}")
     elif output == "-":
-        click.echo(looked.page(unit), nl=False)
+        print_data(looked.page(unit), end="")
     else:
         layer, index = looked.write(output, unit)
         say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB): "
@@ -445,7 +446,7 @@ def info(ckpt_path, ckpt_option, as_json):
 
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     described = describe(checkpoint.load(ckpt_path), ckpt_path)
-    click.echo(jsonout.dumps(described) if as_json else as_text(described))
+    print_data(jsonout.dumps(described) if as_json else as_text(described))
 
 
 @main.command(name="configs")
@@ -459,14 +460,8 @@ def configs_(name):
         if stem not in shipped:
             raise click.UsageError(f"no shipped config is named {name!r}; use one of: "
                                    f"{', '.join(shipped)}")
-        text = shipped[stem][0].read_text(encoding="utf-8")
-        out = data_out(text)
-        try:
-            out.write(text)
-            out.flush()
-        except OSError as e:
-            stdout_failed(e)
+        print_data(shipped[stem][0].read_text(encoding="utf-8"), end="")
         return
     width = max(map(len, shipped), default=0) + 2
-    for stem, (_, description) in shipped.items():
-        click.echo(f"{stem:<{width}}{description}")
+    print_data("\n".join(f"{stem:<{width}}{description}"
+                          for stem, (_, description) in shipped.items()))

@@ -73,11 +73,22 @@ def data_out(chars=""):
     try:
         chars.encode(encoding)
     except UnicodeEncodeError as e:
-        raise RnngenError(f"stdout's encoding ({encoding}) cannot write the model's character "
+        raise RnngenError(f"stdout's encoding ({encoding}) cannot write the character "
                           f"{chars[e.start]!r}; set PYTHONIOENCODING=utf-8") from None
     except LookupError:
         pass
     return out
+
+
+def print_data(text, end="\n"):
+    """Data to stdout, as every command writes it: stdout checked first (open, able to
+    encode text), a failed write one line or, when the reader left, a quiet exit."""
+    out = data_out(text)
+    try:
+        out.write(text + end)
+        out.flush()
+    except OSError as e:
+        stdout_failed(e)
 
 
 def stdout_failed(error):

@@ -95,7 +95,7 @@ def test_progress_without_a_terminal_is_plain_lines(tmp_path, text_file, runner)
     assert result.exit_code == 0, result.output
     assert "\r" not in result.stderr
     progress = [line for line in result.stderr.splitlines() if line.startswith("step ")
-                and "/40: loss" in line]
+                and "/40: train loss" in line]
     assert 10 <= len(progress) <= 40, result.stderr  # every 1/20 of the run, less validations
     assert "bpc" in progress[0]
 
@@ -107,7 +107,7 @@ def test_a_resumed_run_shows_the_last_validation_loss(tmp_path, text_file, runne
     result = runner.invoke(main, ["train", "--config", str(cfg), "--resume"])
     assert result.exit_code == 0, result.output
     assert f"last val {last:.4f} nats/char" in result.stderr
-    first_progress = next(line for line in result.stderr.splitlines() if "/20: loss" in line)
+    first_progress = next(line for line in result.stderr.splitlines() if "/20: train loss" in line)
     assert f"val {last:.3f}" in first_progress
 
 

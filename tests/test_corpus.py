@@ -69,6 +69,9 @@ def test_named_corpus_found_locally_is_verified(tmp_path, monkeypatch, shakespea
     bad = tmp_path / "tinyshakespeare.txt"
     bad.write_text("not the real thing")
     monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path))
+    with pytest.raises(CorpusError, match="18 bytes, the published tinyshakespeare 1,115,394"):
+        corpus.resolve("tinyshakespeare")
+    bad.write_text("x" * 1_115_394)
     with pytest.raises(CorpusError, match="sha256 differs"):
         corpus.resolve("tinyshakespeare")
 
@@ -97,8 +100,8 @@ def test_named_corpus_download_is_checked_and_kept(tmp_path, monkeypatch):
         def __exit__(self, *a):
             return False
 
-        def read(self):
-            return data
+        def read(self, n=-1):
+            return data[:n] if n >= 0 else data
 
     monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path))
     monkeypatch.setattr(corpus.urllib.request, "urlopen", lambda *a, **k: Response())
@@ -109,6 +112,12 @@ def test_named_corpus_download_is_checked_and_kept(tmp_path, monkeypatch):
     with pytest.raises(CorpusError, match="expected 0000"):
         corpus.resolve("tampered")
     assert not (tmp_path / "tampered.txt").exists()
+    # a server sending more than the published size is cut off at one byte past it
+    monkeypatch.setitem(corpus.NAMED, "longer", ("http://example.invalid/l.txt",
+                                                 hashlib.sha256(data).hexdigest(), len(data) - 1))
+    with pytest.raises(CorpusError, match=f"larger than the {len(data) - 1:,} bytes expected"):
+        corpus.resolve("longer")
+    assert not (tmp_path / "longer.txt").exists()
 
 
 @pytest.mark.parametrize("size, dtype", [(1, np.uint8), (256, np.uint8), (257, np.uint16),

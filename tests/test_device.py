@@ -142,8 +142,8 @@ def test_device_cuda_without_cupy_is_a_one_line_error(monkeypatch, tmp_path, tex
         result = runner.invoke(main, args)
         assert result.exit_code == 1, (args, result.output)
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 or "needs CuPy" in lines[-1], result.stderr
-        assert "needs CuPy" in result.stderr and "pip install 'rnngen[cuda12]'" in result.stderr
+        assert len(lines) == 1 or "needs cupy" in lines[-1], result.stderr
+        assert "needs cupy" in result.stderr and "pip install 'rnngen-text[cuda12]'" in result.stderr
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.npz").exists()
 

@@ -17,7 +17,7 @@ from rnngen.engine import model
 from rnngen.run import build_trainer
 from rnngen.engine.gradcheck import relative_error
 from rnngen.engine.spec import ModelSpec
-from rnngen.errors import DeviceError
+from rnngen.errors import DeviceError, MissingExtra
 
 pytestmark = pytest.mark.gpu
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.gpu
 def gpu():
     try:
         return select("cuda")
-    except DeviceError as e:
+    except (DeviceError, MissingExtra) as e:
         pytest.skip(f"no GPU here: {e}")
 
 

@@ -87,8 +87,8 @@ class _Response:
     def __exit__(self, *a):
         return False
 
-    def read(self):
-        return self.data
+    def read(self, n=-1):
+        return self.data[:n] if n >= 0 else self.data
 
 
 def test_a_failed_download_leaves_no_file_and_no_new_folder(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """The card's commands from a built wheel, installed into a fresh virtual environment and
 run from an empty directory: nothing may depend on the checkout or the current directory."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,8 +53,10 @@ def test_the_wheel_installs_and_the_card_commands_work_from_an_empty_directory(t
     dist = tmp_path / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
           "--no-index", "-q", "-w", str(dist), str(source)])
-    wheel = next(dist.glob("rnngen-*.whl"))
+    wheel = next(dist.glob("rnngen_text-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert "\nName: rnngen-text\n" in zipfile.ZipFile(wheel).read(metadata).decode()
     assert "rnngen/models/shakespeare.npz" in names and "rnngen/configs/tiny.yaml" in names
     assert [n for n in names if n.endswith(".npz")] == ["rnngen/models/shakespeare.npz"]
     for module in (source / "src").rglob("*.py"):  # every module, subpackages included
@@ -96,3 +99,17 @@ def test_the_wheel_installs_and_the_card_commands_work_from_an_empty_directory(t
     installed = Path(where).parent
     assert sorted(p.name for p in installed.rglob("*.npz")) == ["shakespeare.npz"]
     assert sorted(p.name for p in work.iterdir()) == ["runs"]
+
+
+# `pip install rnngen` installs another project (the same import name); ours is rnngen-text
+DISTRIBUTION = "rnngen-text"
+
+
+def test_the_distribution_has_its_own_name_in_every_install_hint():
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^name = "([^"]+)"$', pyproject, re.M).group(1) == DISTRIBUTION
+    other = re.compile(r"pip install\s+['\"]?rnngen(?!-text)\b")
+    for path in [*(ROOT / "src").rglob("*.py"), *(ROOT / "docs").rglob("*.md"),
+                 *(ROOT / "configs").glob("*.md"), ROOT / "README.md"]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert not other.search(line), f"{path}:{number}: {line.strip()}"

@@ -11,15 +11,17 @@ Entries (``schema`` declares every field and shape):
 """
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atomic, config, schema
+from . import __version__, atomic, config, npzread, schema
 from .errors import CheckpointError
 
 FORMAT, VERSION = schema.FORMAT, schema.VERSION
+NPY_HEADER_BYTES = 4096  # an .npy header's bound, beyond its array's bytes
 
 
 @dataclass
@@ -142,7 +144,7 @@ def training_record(cfg, data, vocab_chars, *, classes=None, step, position, rng
         "created_by": f"rnngen {__version__}",
         "model": sections["model"],
         "train": sections["train"],
-        "data": dict(sections["data"], **data),
+        "data": dict(sections["data"], corpus=_recorded_name(cfg.data.corpus), **data),
         "vocab": vocab_chars,
         "step": step,
         "position": position,
@@ -155,6 +157,17 @@ def training_record(cfg, data, vocab_chars, *, classes=None, step, position, rng
     if classes is not None:
         record["classes"] = list(classes)
     return record
+
+
+def _recorded_name(name):
+    """data.corpus as a checkpoint records it: a named corpus by its name, a file by its
+    absolute path, so eval and report find it again from any directory (its sha256
+    and length are recorded beside it)."""
+    from .corpus import NAMED
+
+    if name in NAMED or not os.path.exists(name):  # a named corpus or data set
+        return name
+    return str(Path(os.path.abspath(name)))
 
 
 def _metadata(ckpt, optimizer_scalars):
@@ -240,8 +253,9 @@ def weights_only(ckpt):
     return Checkpoint(ckpt.spec, ckpt.params, dict(meta, weights_only=True), ckpt.state, {})
 
 
-def check_writable(path):
-    """Fail now, not at the first checkpoint, if ``path`` cannot be written."""
+def check_writable(path, flag="--output or train.output"):
+    """Fail now, not at the first checkpoint, if ``path`` cannot be written (``flag``
+    names where the path came from, for the message)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -249,25 +263,31 @@ def check_writable(path):
     except OSError as e:
         raise CheckpointError(f"cannot write checkpoints to {path.parent}: "
                               f"{e.strerror or e}; choose another output path "
-                              "(--output or train.output)") from None
+                              f"({flag})") from None
     if path.is_dir():
-        raise CheckpointError(f"output {path} is a directory; name a .npz file "
-                              "(--output or train.output)")
+        raise CheckpointError(f"output {path} is a directory; name a .npz file ({flag})")
 
 
 def _read(npz, path):
     """Validate and read an open .npz lazily: the metadata first, then only the
-    members the schema expects, each checked for size before it is decompressed."""
-    sizes = {info.filename.removesuffix(".npy"): info.file_size for info in npz.zip.infolist()}
-    if len(sizes) > schema.MAX_MEMBERS:
-        raise CheckpointError(f"{path} has {len(sizes)} arrays, more than any checkpoint; "
+    members the schema expects, each decompressed only up to what its shape allows
+    (npzread: the sizes a zip header declares are not trusted)."""
+    members = {info.filename.removesuffix(".npy"): info for info in npz.zip.infolist()}
+    if len(members) > schema.MAX_MEMBERS:
+        raise CheckpointError(f"{path} has {len(members)} arrays, more than any checkpoint; "
                               "it is not an rnngen checkpoint")
-    if "meta" not in sizes:
+    if "meta" not in members:
         raise CheckpointError(f"{path} is not an rnngen checkpoint (no metadata entry)")
-    if sizes["meta"] > schema.MAX_META_BYTES:
-        raise CheckpointError(f"{path} has {sizes['meta'] >> 20} MiB of metadata, more than "
-                              "any checkpoint; it is not an rnngen checkpoint")
-    raw = npz["meta"]
+
+    def read(name, limit):
+        try:
+            return npzread.read_array(npz.zip.fp, members[name], limit + NPY_HEADER_BYTES)
+        except npzread.MemberError as e:
+            raise CheckpointError(f"{path} is not a valid rnngen checkpoint: array {name!r}: "
+                                  f"{e}; it may be truncated or corrupted, or made by hand: "
+                                  "use another copy") from None
+
+    raw = read("meta", schema.MAX_META_BYTES)
     if raw.dtype.kind != "U" or raw.ndim != 0:
         raise CheckpointError(f"{path} is not an rnngen checkpoint (its metadata is not a string)")
     try:
@@ -283,18 +303,16 @@ def _read(npz, path):
     try:
         spec = schema.check_meta(meta)
         expected = schema.expected_arrays(spec, meta)
-        for name in sizes:
+        for name in members:
             if name != "meta" and name not in expected:
                 raise schema.SchemaError(f"unexpected array {name!r}")
         arrays = {}
         for name, (shape, kind) in expected.items():
-            if name not in sizes:
+            if name not in members:
                 continue
             # the state's N is free, up to a bound; its shape is checked once read
             bound = [schema.MAX_STATE_STREAMS if d is None else d for d in shape]
-            if sizes[name] > 8 * int(np.prod(bound)) + 4096:  # float64 and a header at most
-                raise schema.SchemaError(f"array {name!r} is larger than its shape allows")
-            arr = npz[name]
+            arr = read(name, 8 * int(np.prod(bound)))  # float64 at most
             if arr.dtype.kind != kind or arr.ndim != len(shape) or 0 in arr.shape or any(
                     w is not None and w != d for w, d in zip(shape, arr.shape)):
                 raise schema.SchemaError(f"array {name!r} is {arr.dtype} {arr.shape}, "

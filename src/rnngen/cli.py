@@ -3,26 +3,33 @@
 Library errors (RnngenError) become a one-line message and exit 1; bad flags are
 click usage errors, exit 2; an interrupted training run exits 128 + the signal.
 """
-import json
 import math
 import os
 import shlex
 import signal
 import sys
+from pathlib import Path
 from dataclasses import fields
 
 import click
 import numpy as np
 from click.core import ParameterSource
 
-from . import __version__, checkpoint, config, console, decoding, device, resources
-from .console import (data_out, fill_closed_std_fds, say, show_training, stdout_failed,
-                      write_samples, write_stream)
-from .errors import OptionError, RnngenError
+from . import (__version__, atomic, checkpoint, config, console, decoding, device, jsonout,
+               resources, sizing)
+from .console import (data_out, end_terminal_line, fill_closed_std_fds, print_data, say,
+                      show_training, stdout_failed, write_samples, write_stream)
+from .errors import OptionError, RnngenError, VocabularyError
 from .resources import DEFAULT_CONFIG
 from .threads import use as use_threads
 
 SHIPPED_MODEL_HELP = "the shipped model"  # resources.shipped_model()
+
+
+# what to lower when a command runs out of memory, in the options it has
+MEMORY_KNOBS = {"train": "model.hidden_size, train.batch_size or train.seq_length",
+                "sample": "--n, --num-samples or --beam", "eval": "the text's length",
+                "report": "the text's length (--corpus)"}
 
 
 class Group(click.Group):
@@ -33,13 +40,17 @@ class Group(click.Group):
             return super().invoke(ctx)
         except RnngenError as e:
             raise click.ClickException(str(e)) from None
+        except atomic.Interrupted as e:  # a write stopped by a signal; nothing is left
+            say(f"rnngen: stopped by {signal.Signals(e.signum).name}; nothing was written")
+            sys.exit(128 + e.signum)
         except KeyboardInterrupt:  # outside training's own handler: stop quietly
+            end_terminal_line()  # after text sampled to a terminal, on a line of its own
             click.echo("rnngen: interrupted", err=True)
             sys.exit(130)
-        except MemoryError:
-            raise click.ClickException(
-                "out of memory; lower model.hidden_size, train.batch_size or "
-                "train.seq_length, or use a machine with more memory") from None
+        except MemoryError:  # name only what this command can be given
+            lower = MEMORY_KNOBS.get(ctx.invoked_subcommand, "the sizes asked for")
+            raise click.ClickException(f"out of memory; lower {lower}, or use a machine "
+                                       "with more memory") from None
 
     def format_commands(self, ctx, formatter):
         # click cuts each summary to fit one line; ours are short enough to show whole
@@ -66,9 +77,10 @@ def main(ctx):
         click.echo(ctx.get_help())
 
 
-def checkpoint_option(purpose):
-    """--checkpoint, defaulting to the shipped model (resolved by _checkpoint_or_shipped)."""
-    return click.option("--checkpoint", "ckpt_path", default=None,
+def checkpoint_option(purpose, name="ckpt_path"):
+    """--checkpoint, defaulting to the shipped model (resolved by _checkpoint_or_shipped);
+    every command that reads a checkpoint has it."""
+    return click.option("--checkpoint", name, default=None,
                         show_default=SHIPPED_MODEL_HELP, help=f"Checkpoint to {purpose}.")
 
 
@@ -100,6 +112,19 @@ def _stdin_is_terminal():
     return sys.stdin.isatty()
 
 
+def _shipped_model_note():
+    """The line sample says when it falls back to the shipped model: which model, and
+    how to sample from the newest run in ./runs when there is one."""
+    runs = [p for p in Path(resources.RUNS_DIR).glob("*.npz")
+            if not p.name.endswith(".best.npz") and p.is_file()]
+    if not runs:
+        return ("rnngen: sampling from the shipped model (tinyshakespeare); --checkpoint PATH "
+                "samples another")
+    newest = max(runs, key=lambda p: p.stat().st_mtime)
+    return (f"rnngen: sampling from the shipped model, not your run {newest}; to sample "
+            f"from that: rnngen sample --checkpoint {shlex.quote(str(newest))}")
+
+
 def _checkpoint_or_shipped(path):
     return path if path is not None else resources.shipped_model()
 
@@ -110,6 +135,12 @@ def _no_seed_in_train(ctx, param, value):
     if value is not None:
         raise click.UsageError("train has no --seed (in sample, --seed is priming text); "
                                "use --random-seed N for the random seed", ctx)
+
+
+def _no_checkpoint_in_train(ctx, param, value):
+    if value is not None:
+        raise click.UsageError("train writes its checkpoint to --output; to continue a run "
+                               "from a checkpoint, use --resume CHECKPOINT", ctx)
 
 
 @main.command()
@@ -123,11 +154,16 @@ def _no_seed_in_train(ctx, param, value):
               help="Override train.seed (initialisation, dropout, data offsets).")
 @click.option("--seed", "train_seed", hidden=True, expose_value=False,
               callback=_no_seed_in_train)
+@click.option("--checkpoint", "train_checkpoint", hidden=True, expose_value=False,
+              callback=_no_checkpoint_in_train)
 @click.option("--corpus", "corpus_name", help="Override data.corpus (a file or a named corpus).")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set model.hidden_size=256. Repeatable.")
 @click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[CHECKPOINT]",
               help="Continue from a checkpoint (default: the config's output).")
+@click.option("--overwrite", is_flag=True,
+              help="Start afresh even where the output holds another run's checkpoints "
+                   "(replaced as this run writes its own).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; messages only.")
 @click.option("--device", "device_name", type=click.Choice(device.DEVICES),
               help="Override train.device: cpu, or cuda (a GPU, through CuPy).")
@@ -135,8 +171,8 @@ def _no_seed_in_train(ctx, param, value):
               help="Also write the HTML report beside the checkpoint (NAME.html) at every "
                    "validation.")
 @threads_option("all of the BLAS's threads")
-def train(config_name, steps, output, seed, corpus_name, assignments, resume, quiet, threads,
-          device_name, with_report):
+def train(config_name, steps, output, seed, corpus_name, assignments, resume, overwrite, quiet,
+          threads, device_name, with_report):
     """Train a model as a YAML config describes, writing an .npz checkpoint.
 
     The progress shows the step, the training loss, the last validation loss, bpc (bits per
@@ -154,7 +190,7 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
     origins = {"train.output": "--output" if output else "--output or train.output",
                "data.corpus": "--corpus" if corpus_name else "data.corpus in the config"}
     with run.prepare(config_name, overrides, resume=True if resume == "" else resume,
-                     threads=threads, origins=origins, notify=note) as r:
+                     threads=threads, origins=origins, notify=note, overwrite=overwrite) as r:
         trainer, t = r.trainer, r.cfg.train
         use = _use_command(trainer.spec, t.output)
         # said once the run is sure to start, so an error before it stays one line
@@ -181,9 +217,12 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
         say(f"rnngen: stopped early at step {trainer.step}: {trainer.early_stop}")
     if trainer.history:
         last = trainer.history[-1]
+        # name only the checkpoints there are: a resumed run that never beat the best it
+        # inherited wrote no NAME.best.npz
+        written = " and ".join(str(p) for p in (t.output, r.best_output) if os.path.exists(p))
         say(f"rnngen: done at step {trainer.step}: val {console.validation(last)}; "
-            f"best {trainer.best_val:.4f}; checkpoints {t.output} and {r.best_output}; "
-            f"{use.split()[1]} with: {use}")
+            f"best {trainer.best_val:.4f}; checkpoint{'s' if ' and ' in written else ''} "
+            f"{written}; {use.split()[1]} with: {use}")
 
 
 def _use_command(spec, output):
@@ -275,12 +314,20 @@ def sample(ctx, ckpt_path, seed_text, threads, device_name, as_json, null, **opt
             say("rnngen: reading the seed text from stdin; end it with Ctrl-D")
         seed_text = sys.stdin.read()
     where = device.select(device_name)
+    if ckpt_path is None:
+        say(_shipped_model_note())
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     model = decoding.Model.load(ckpt_path, where)
     out = data_out(model.vocab.chars)
     note(use_threads(threads))
+    whole = as_json or null or dec.num_samples > 1 or dec.beam or dec.stop is not None
+    if whole:  # whole samples are held until written: bounded before any is made
+        try:
+            sizing.check_sampling(dec, model.spec)
+        except OptionError as e:
+            raise click.UsageError(e.naming(SAMPLE_FLAGS)) from None
     try:
-        if as_json or null or dec.num_samples > 1 or dec.beam:
+        if whole:
             write_samples(out, decoding.samples(model, seed_text, dec, scores=as_json),
                           dec.settings(ckpt_path), as_json, null)
         else:
@@ -351,11 +398,12 @@ def report_(ckpt_path, corpus_arg, output, unit, terminal, read_texts):
                                "the passage with --corpus")
     looked = report.look(ckpt_path, corpus_arg)
     if terminal:
-        shown, legend = looked.terminal(unit, colour=sys.stdout.isatty())
-        click.echo(shown)
+        out = data_out()  # open, before any work
+        shown, legend = looked.terminal(unit, colour=out.isatty())
+        print_data(shown)
         say(f"rnngen: {legend}")
     elif output == "-":
-        click.echo(looked.page(unit), nl=False)
+        print_data(looked.page(unit), end="")
     else:
         layer, index = looked.write(output, unit)
         say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB): "
@@ -410,11 +458,15 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
             raise click.UsageError("--skip-unknown is for character models; a classifier "
                                    "reads a character it never saw as its unknown symbol")
         return _eval_classifier(out, ckpt, ckpt_path, corpus_arg, as_json, where)
-    scored = evaluation.score_source(ckpt, corpus_arg, skip_unknown, where)
+    try:
+        scored = evaluation.score_source(ckpt, corpus_arg, skip_unknown, where)
+    except VocabularyError as e:  # the way on this command has
+        raise VocabularyError(f"{e}, or pass --skip-unknown to score the text without "
+                              "them") from None
     extra = {"skipped": scored.skipped} if skip_unknown else {}
-    if as_json:  # NaN and Infinity are not JSON: a number that is not finite is null
-        text = json.dumps(dict(scored.as_dict(), checkpoint=str(ckpt_path),
-                               text=scored.source, **extra), allow_nan=False)
+    if as_json:  # a number that is not finite is null (jsonout)
+        text = jsonout.dumps(dict(scored.as_dict(), checkpoint=str(ckpt_path),
+                                  text=scored.source, **extra))
     else:
         s = scored.score
         text = (f"nats/char   {s.nats:.4f}\nbits/char   {s.bits:.4f}\n"
@@ -498,23 +550,37 @@ def _answer(text, probs, order, classes, as_json, top):
 
 @main.command()
 @click.argument("ckpt_path", required=False, metavar="[CHECKPOINT]")
+@checkpoint_option("describe (the same as the CHECKPOINT argument)", "ckpt_option")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def info(ckpt_path, as_json):
+def info(ckpt_path, ckpt_option, as_json):
     """Describe a checkpoint (default: the shipped model): model, corpus, training, losses."""
     from .info import as_text, describe
 
+    if ckpt_path is not None and ckpt_option is not None and ckpt_path != ckpt_option:
+        raise click.UsageError("give the checkpoint once: as CHECKPOINT or as --checkpoint")
+    ckpt_path = ckpt_path if ckpt_path is not None else ckpt_option
+
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
     described = describe(checkpoint.load(ckpt_path), ckpt_path)
-    click.echo(json.dumps(described) if as_json else as_text(described))
+    print_data(jsonout.dumps(described) if as_json else as_text(described))
 
 
 @main.command(name="configs")
-def configs_():
-    """List the configs shipped with rnngen, for train --config NAME."""
+@click.argument("name", required=False)
+def configs_(name):
+    """List the configs shipped with rnngen, for train --config NAME; with NAME, print
+    that config (to copy and edit: rnngen configs tiny > mine.yaml)."""
     shipped = resources.shipped_configs()
+    if name is not None:
+        stem = name[:-len(".yaml")] if name.endswith(".yaml") else name
+        if stem not in shipped:
+            raise click.UsageError(f"no shipped config is named {name!r}; use one of: "
+                                   f"{', '.join(shipped)}")
+        print_data(shipped[stem][0].read_text(encoding="utf-8"), end="")
+        return
     width = max(map(len, shipped), default=0) + 2
-    for name, (_, description) in shipped.items():
-        click.echo(f"{name:<{width}}{description}")
+    print_data("\n".join(f"{stem:<{width}}{description}"
+                          for stem, (_, description) in shipped.items()))
 
 
 # -- sweep --------------------------------------------------------------------

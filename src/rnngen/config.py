@@ -142,9 +142,11 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # where each key set so far came from (a file's path, "command line"): errors name it
+    origins: dict = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
@@ -165,6 +167,9 @@ def recorded(cfg):
 # sections a config file may hold that another module reads and checks (sweep: the
 # sweep package); from_dict passes over them, so a config with a sweep trains as it is
 OTHER_SECTIONS = ("sweep",)
+# keys whose value is one of a few names, written in any case ("LSTM" is lstm)
+CHOICES = {"model.cell": CELLS, "model.init": INITS, "train.optimizer": RULES,
+           "train.lr_schedule": SCHEDULES, "train.device": DEVICES}
 
 
 def _suggest(key, options):
@@ -210,8 +215,11 @@ def coerce(dotted, value, source):
 
 def _set(cfg, dotted, value, source):
     value = coerce(dotted, value, source)  # first: it refuses a key that is not section.name
+    if dotted in CHOICES:
+        value = value.strip().lower()
     section, name = dotted.split(".")
     setattr(getattr(cfg, section), name, value)
+    cfg.origins[dotted] = source
 
 
 def from_dict(data, source="config", name="model"):
@@ -298,66 +306,64 @@ def parse_assignment(text):
     return key.strip(), value
 
 
-def _need(ok, key, message):
-    if not ok:
-        raise ConfigError(f"{key} {message}")
-
-
 def validate(cfg):
-    """Range checks; raises ConfigError naming the first bad key."""
+    """Range checks; raises ConfigError naming the first bad key and where it was set."""
     d, m, t = cfg.data, cfg.model, cfg.train
-    _need(d.corpus != "", "data.corpus", "is empty; name a text file or 'tinyshakespeare'")
-    _need(0 < d.val_fraction < 1, "data.val_fraction", f"must be in (0, 1), got {d.val_fraction}")
+
+    def need(ok, key, message):
+        if not ok:
+            origin = cfg.origins.get(key)
+            raise ConfigError(f"{origin}: {key} {message}" if origin else f"{key} {message}")
+
+    for key, options in CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        need(value in options, key, f"must be one of {', '.join(options)}, got {value!r}")
+    need(m.hidden_size > 0, "model.hidden_size", f"must be > 0, got {m.hidden_size}")
+    need(m.num_layers > 0, "model.num_layers", f"must be > 0, got {m.num_layers}")
+    need(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+    need(0 <= m.weight_drop < 1, "model.weight_drop", f"must be in [0, 1), got {m.weight_drop}")
+    need(d.corpus != "", "data.corpus", "is empty; name a text file or 'tinyshakespeare'")
+    need(0 < d.val_fraction < 1, "data.val_fraction", f"must be in (0, 1), got {d.val_fraction}")
     for key in ("max_bytes", "max_rows", "max_text_chars"):
         value = getattr(d, key)
-        _need(value >= 1, f"data.{key}", f"must be >= 1, got {value}")
-    _need(m.task in TASKS, "model.task", f"must be one of {', '.join(TASKS)}, got {m.task!r}")
-    _need(m.pooling in POOLINGS, "model.pooling",
+        need(value >= 1, f"data.{key}", f"must be >= 1, got {value}")
+    need(m.task in TASKS, "model.task", f"must be one of {', '.join(TASKS)}, got {m.task!r}")
+    need(m.pooling in POOLINGS, "model.pooling",
           f"must be one of {', '.join(POOLINGS)}, got {m.pooling!r}")
-    _need(t.class_weights in CLASS_WEIGHTS, "train.class_weights",
+    need(t.class_weights in CLASS_WEIGHTS, "train.class_weights",
           f"must be one of {', '.join(CLASS_WEIGHTS)}, got {t.class_weights!r}")
-    _need(t.patience >= 0, "train.patience", f"must be >= 0, got {t.patience}")
+    need(t.patience >= 0, "train.patience", f"must be >= 0, got {t.patience}")
     if m.task == "classify":
-        _need(not m.skip, "model.skip", "feeds the next-character decoder; a classifier's "
+        need(not m.skip, "model.skip", "feeds the next-character decoder; a classifier's "
               "head reads the top layer: set it false")
     else:  # a classifier's setting in a config that generates is a mistake worth a word
         for key in CLASSIFY_ONLY:
             section, name = key.split(".")
             value = getattr(getattr(cfg, section), name)
-            _need(value == getattr(SECTIONS[section](), name), key,
+            need(value == getattr(SECTIONS[section](), name), key,
                   f"= {_show.repr(value)} is for model.task: classify; this config generates")
-    _need(m.hidden_size > 0, "model.hidden_size", f"must be > 0, got {m.hidden_size}")
-    _need(m.num_layers > 0, "model.num_layers", f"must be > 0, got {m.num_layers}")
-    _need(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
-    _need(0 <= m.weight_drop < 1, "model.weight_drop", f"must be in [0, 1), got {m.weight_drop}")
-    _need(m.cell in CELLS, "model.cell", f"must be one of {', '.join(CELLS)}, got {m.cell!r}")
-    _need(m.init in INITS, "model.init", f"must be one of {', '.join(INITS)}, got {m.init!r}")
     cell = CELLS[m.cell]
-    _need(m.init in cell.INITS, "model.init",
-          f"{m.init!r} is not defined for the {cell.TITLE} cell; use one of "
-          f"{', '.join(cell.INITS)}")
-    _need(math.isfinite(m.init_scale) and m.init_scale > 0, "model.init_scale",
-          f"must be > 0, got {m.init_scale}")
+    need(m.init in cell.INITS, "model.init",
+         f"{m.init!r} is not defined for the {cell.TITLE} cell; use one of "
+         f"{', '.join(cell.INITS)}")
+    need(math.isfinite(m.init_scale) and m.init_scale > 0, "model.init_scale",
+         f"must be > 0, got {m.init_scale}")
     for key in ("steps", "batch_size", "seq_length", "eval_every", "lr_decay_every"):
         value = getattr(t, key)
-        _need(value >= 1, f"train.{key}", f"must be >= 1, got {value}")
-    _need(t.optimizer in RULES, "train.optimizer",
-          f"must be one of {', '.join(RULES)}, got {t.optimizer!r}")
-    _need(t.lr_schedule in SCHEDULES, "train.lr_schedule",
-          f"must be one of {', '.join(SCHEDULES)}, got {t.lr_schedule!r}")
+        need(value >= 1, f"train.{key}", f"must be >= 1, got {value}")
     for key in ("learning_rate", "epsilon"):
         value = getattr(t, key)
-        _need(math.isfinite(value) and value > 0, f"train.{key}", f"must be > 0, got {value}")
+        need(math.isfinite(value) and value > 0, f"train.{key}", f"must be > 0, got {value}")
     for key in ("momentum", "beta1", "beta2", "decay_rate"):
         value = getattr(t, key)
-        _need(0 <= value < 1, f"train.{key}", f"must be in [0, 1), got {value}")
-    _need(0 < t.lr_decay <= 1, "train.lr_decay", f"must be in (0, 1], got {t.lr_decay}")
+        need(0 <= value < 1, f"train.{key}", f"must be in [0, 1), got {value}")
+    need(0 < t.lr_decay <= 1, "train.lr_decay", f"must be in (0, 1], got {t.lr_decay}")
     for key in ("weight_decay", "min_lr", "clip_value", "clip_norm"):
         value = getattr(t, key)
-        _need(math.isfinite(value) and value >= 0, f"train.{key}", f"must be >= 0, got {value}")
+        need(math.isfinite(value) and value >= 0, f"train.{key}", f"must be >= 0, got {value}")
     for key in ("warmup_steps", "eval_chars", "seed"):
         value = getattr(t, key)
-        _need(value >= 0, f"train.{key}", f"must be >= 0, got {value}")
-    _need(t.output != "", "train.output", "is empty; name a .npz file")
-    _need(t.device in DEVICES, "train.device",
-          f"must be one of {', '.join(DEVICES)}, got {t.device!r}")
+        need(value >= 0, f"train.{key}", f"must be >= 0, got {value}")
+    need(t.output != "", "train.output", "is empty; name a .npz file")
+

@@ -2,12 +2,12 @@
 checked before any work; stderr for messages and progress, best effort; and the
 training progress display (a live bar on a terminal, plain lines in a log).
 """
-import json
 import math
 import os
 import sys
 import time
 
+from . import jsonout
 from .errors import RnngenError
 
 PROGRESS_LINES = 20  # without a terminal, a plain progress line every 1/20 of the run...
@@ -73,11 +73,22 @@ def data_out(chars=""):
     try:
         chars.encode(encoding)
     except UnicodeEncodeError as e:
-        raise RnngenError(f"stdout's encoding ({encoding}) cannot write the model's character "
+        raise RnngenError(f"stdout's encoding ({encoding}) cannot write the character "
                           f"{chars[e.start]!r}; set PYTHONIOENCODING=utf-8") from None
     except LookupError:
         pass
     return out
+
+
+def print_data(text, end="\n"):
+    """Data to stdout, as every command writes it: stdout checked first (open, able to
+    encode text), a failed write one line or, when the reader left, a quiet exit."""
+    out = data_out(text)
+    try:
+        out.write(text + end)
+        out.flush()
+    except OSError as e:
+        stdout_failed(e)
 
 
 def stdout_failed(error):
@@ -112,10 +123,12 @@ def show_training(r, quiet, with_report=False):
     val = f"{trainer.history[-1]['val_loss']:.3f}" if trainer.history else "-"
     every, last_line = max(1, t.steps // PROGRESS_LINES), time.monotonic()
     per_char = trainer.spec.task == "generate"  # a classifier's loss is per text
+    report_told = False
     try:
         for stats in r.steps():
             bpc, speed = stats.loss / math.log(2), f"{stats.chars_per_sec / 1000:.1f}k char/s"
-            speed = f"bpc {bpc:.3f} {speed}" if per_char else speed
+            train = (f"train loss {stats.loss:.3f} ({bpc:.3f} bpc)" if per_char
+                     else f"train loss {stats.loss:.3f}")
             if stats.val_loss is not None:
                 val = f"{stats.val_loss:.3f}"
                 show(f"step {stats.step}: train {trainer.history[-1]['train_loss']:.4f}, "
@@ -125,27 +138,49 @@ def show_training(r, quiet, with_report=False):
                     note_shown = report.for_training_or_warning(trainer)
                     if note_shown:
                         show(f"rnngen: {note_shown}")
+                    elif not report_told:  # once: where the page is, rewritten as it goes
+                        show(f"rnngen: report written to {report.beside(t.output)} "
+                             "(rewritten at every validation)")
+                        report_told = True
             elif not quiet and not live and (stats.step % every == 0
                                              or time.monotonic() - last_line >= PROGRESS_SECONDS):
-                say(f"step {stats.step}/{t.steps}: loss {stats.loss:.3f} val {val} {speed}")
+                say(f"step {stats.step}/{t.steps}: {train}, val {val} {speed}")
                 last_line = time.monotonic()
-            bar.set_postfix_str(f"loss {stats.loss:.3f} val {val} {speed}", refresh=False)
+            bar.set_postfix_str(f"{train}, val {val} {speed}", refresh=False)
             bar.update(1)
     finally:
         bar.close()
 
 
+_terminal = {"mid_line": False}  # write_stream left a terminal's line unfinished
+
+
+def end_terminal_line():
+    """End the line a stream to a terminal left unfinished (it was interrupted), so a
+    message after it starts on a line of its own."""
+    if _terminal["mid_line"]:
+        _terminal["mid_line"] = False
+        try:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 def write_stream(out, pieces):
     """Text as it is made: flushed by the line, a newline at the end on a terminal."""
-    pending = 0
+    pending, terminal = 0, out.isatty()
     for piece in pieces:
         out.write(piece)
+        if terminal:
+            _terminal["mid_line"] = not piece.endswith("\n")
         pending += 1
         if piece == "\n" or pending >= 256:  # stream by the line, without a flush per char
             out.flush()
             pending = 0
-    if out.isatty():
+    if terminal:
         out.write("\n")
+        _terminal["mid_line"] = False
     out.flush()
 
 
@@ -153,8 +188,7 @@ def write_samples(out, samples, settings, as_json, null):
     """Whole samples, one by one: JSON lines, NUL-ended, or plain text between %% lines."""
     for i, s in enumerate(samples):
         if as_json:
-            out.write(json.dumps(dict(s.as_dict(), index=i, settings=settings),
-                                 allow_nan=False) + "\n")
+            out.write(jsonout.dumps(dict(s.as_dict(), index=i, settings=settings)) + "\n")
         elif null:
             out.write(s.seed + s.text + "\0")
         else:  # one sample ends as sample's plain text does; several end each line

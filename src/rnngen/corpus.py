@@ -22,13 +22,16 @@ from .resources import corpora_dir  # where named corpora are kept
 
 CHUNK_BYTES = 1 << 22
 
-# Named corpora: where to download them and the sha256 of the expected bytes.
+# Named corpora: where to download them, the sha256 of the expected bytes and their
+# size (for fetch: a partial copy is told apart, and a download is bounded).
 NAMED = {
     "tinyshakespeare": (
         "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
         "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        1_115_394,
     ),
 }
+MAX_DOWNLOAD_BYTES = 1 << 30  # a download of no declared size stops here
 
 
 class Vocabulary:
@@ -309,41 +312,110 @@ def sha256_file(path):
 
 
 def resolve(name_or_path, fetch=True):
-    """The local path of a corpus named in a config: a file path, or a NAMED corpus.
-
-    A named corpus is looked for in corpora_dir(); when absent it is downloaded,
-    checked against its sha256 and kept there. With fetch False, only the path it
-    has or will have there (nothing is read or downloaded).
-    """
+    """The local path of a corpus named in a config: a file path, or a NAMED corpus
+    (looked for in corpora_dir(), downloaded when absent: fetch_file). With fetch
+    False, only the path it has or will have there (nothing is read or downloaded)."""
     if name_or_path not in NAMED:
         return Path(name_or_path)
-    url, sha = NAMED[name_or_path]
-    target = corpora_dir() / f"{name_or_path}.txt"
     if not fetch:
+        return corpora_dir() / f"{name_or_path}.txt"
+    return fetch_file(name_or_path, *NAMED[name_or_path])
+
+
+def fetch_file(name, url, sha, size=None, filename=None):
+    """The cached copy of a published file: corpora_dir()/FILENAME (default NAME.txt),
+    checked against its sha256 (and size, when known), downloaded when absent.
+
+    A cache entry that is not that file (a directory, a FIFO, a link that leads
+    nowhere, a partial or different copy) is a CorpusError saying what it is and what
+    to do; it is never overwritten, since a copy put there by hand may be someone's.
+    """
+    folder = corpora_dir()
+    check_folder(folder)
+    target = folder / (filename or f"{name}.txt")
+    if cached(target, sha, size, name):
         return target
-    if target.exists():
-        if sha256_file(target) != sha:
-            raise CorpusError(
-                f"{target} does not match the published {name_or_path} (sha256 differs); "
-                "delete it so rnngen can download it again")
-        return target
-    _download(url, sha, target, name_or_path)
+    _download(url, sha, target, name, size)
     return target
 
 
-def _download(url, sha, target, name):
-    """Fetch url into target atomically (see atomic.write).
+def _where_corpora_are():
+    """How the corpora folder was chosen, for messages."""
+    return ("$RNNGEN_CORPORA" if os.environ.get("RNNGEN_CORPORA")
+            else "the rnngen corpus cache")
+
+
+def check_folder(folder):
+    """CorpusError unless the corpora folder is a directory or absent (a download
+    makes it)."""
+    try:
+        info = os.stat(folder)
+    except FileNotFoundError:
+        if os.path.islink(folder):
+            raise CorpusError(f"{_where_corpora_are()} ({folder}) is a symbolic link to "
+                              f"{os.readlink(folder)}, which does not exist; point it at a "
+                              "folder") from None
+        return
+    except OSError as e:  # a link loop, a path through a file, no permission
+        raise CorpusError(f"{_where_corpora_are()} ({folder}) cannot be used: "
+                          f"{e.strerror or e}; point it at a folder") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise CorpusError(f"{_where_corpora_are()} ({folder}) is not a folder; point it at a "
+                          "folder (set RNNGEN_CORPORA) to keep named corpora in")
+
+
+def cached(target, sha, size, name):
+    """True when target holds the published bytes (sha256, and size when not None),
+    False when there is nothing there; CorpusError for anything else (named ``name``)."""
+    again = (f"delete it so rnngen can download {name} again, or put a good copy there "
+             "(or set RNNGEN_CORPORA to another folder)")
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        if not os.path.islink(target):
+            return False
+        raise CorpusError(f"{target} is a symbolic link to {os.readlink(target)}, which does "
+                          f"not exist; {again}") from None
+    except OSError as e:  # a link loop, a path through a file, no permission
+        raise CorpusError(f"{target} cannot be used as {name}: {e.strerror or e}; "
+                          f"{again}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CorpusError(f"{target} is a directory, not the {name} text; {again}")
+    if not stat.S_ISREG(info.st_mode):
+        raise CorpusError(f"{target} is not a regular file (a FIFO, socket or device), not "
+                          f"the {name} text; {again}")
+    if size is not None and info.st_size != size:
+        what = ("a partial download" if info.st_size < size else "another file")
+        raise CorpusError(f"{target} has {info.st_size:,} bytes, the published {name} "
+                          f"{size:,}: {what}; {again}")
+    try:
+        digest = sha256_file(target)
+    except OSError as e:
+        raise CorpusError(f"cannot read {target}: {e.strerror or e}; {again}") from None
+    if digest != sha:
+        raise CorpusError(f"{target} does not match the published {name} (sha256 differs); "
+                          f"{again}")
+    return True
+
+
+def _download(url, sha, target, name, size=None):
+    """Fetch url into target atomically (see atomic.write), reading no more than
+    ``size`` bytes (or MAX_DOWNLOAD_BYTES) from the server.
 
     On any failure nothing is left behind: no partial file, and no folder this call made.
     """
     by_hand = (f"download it by hand and save it as {target.resolve()} (or put it in the "
                "folder named by $RNNGEN_CORPORA), or set data.corpus to a local file")
+    limit = MAX_DOWNLOAD_BYTES if size is None else size
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
-            data = response.read()
+            data = response.read(limit + 1)
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", None) or e
         raise CorpusError(f"could not download {name} from {url} ({reason}); {by_hand}") from None
+    if len(data) > limit:
+        raise CorpusError(f"the download of {name} from {url} is larger than the "
+                          f"{limit:,} bytes expected; try again later, or {by_hand}")
     got = hashlib.sha256(data).hexdigest()
     if got != sha:
         raise CorpusError(f"the download of {name} from {url} has sha256 {got}, expected {sha}; "

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import jsonout
 from .corpus import Vocabulary
 from .device import CPU
 from .engine import beam as beam_search
@@ -112,12 +113,13 @@ class Decoding:
     def rule(self):
         """How each character is chosen: "beam", "greedy" (temperature 0), "gumbel"
         (plain temperature sampling, engine.sampling.gumbel_block) or "draw" (top-k
-        or top-p)."""
+        or top-p, or a temperature too large for Gumbel noise)."""
         if self.beam:
             return "beam"
         if self.sampling_temperature == 0:
             return "greedy"
-        if not self.top_k and (self.top_p is None or self.top_p >= 1.0):
+        if (not self.top_k and (self.top_p is None or self.top_p >= 1.0)
+                and self.sampling_temperature <= sampling.GUMBEL_MAX_TEMPERATURE):
             return "gumbel"
         return "draw"
 
@@ -202,13 +204,13 @@ class Sample:
 
     @property
     def logprob(self):
-        return None if self.logprobs is None else _finite(math.fsum(self.logprobs))
+        return None if self.logprobs is None else jsonout.finite(math.fsum(self.logprobs))
 
     def as_dict(self):
         """A JSON-ready dict: non-finite numbers (a broken model) become null."""
         return {"seed": self.seed, "text": self.text, "chars": len(self.text),
-                "logprob": self.logprob, "logprobs": _finite_list(self.logprobs),
-                "seed_logprobs": _finite_list(self.seed_logprobs), "stopped": self.stopped,
+                "logprob": self.logprob, "logprobs": jsonout.finite(self.logprobs),
+                "seed_logprobs": jsonout.finite(self.seed_logprobs), "stopped": self.stopped,
                 "random_seed": self.random_seed}
 
 
@@ -484,11 +486,3 @@ def _beam(model, seed, decoding, scores):
                                                 seed_scores)
         out.append(sample)
     return out
-
-
-def _finite(x):
-    return x if math.isfinite(x) else None
-
-
-def _finite_list(values):
-    return None if values is None else [_finite(float(x)) for x in values]

@@ -1,24 +1,26 @@
 """The device a run computes on, chosen once, at the edge (thinc's ops idea).
 
 ``select("cpu")`` is NumPy; ``select("cuda")`` is CuPy on an NVIDIA GPU, an optional
-extra (pip install 'rnngen[cuda12]' or 'rnngen[cuda13]') imported only when asked
-for. The service layer moves parameters, optimizer state, the carried state and the
-corpus ids to the device once; the engine takes its array module from those arrays.
-Checkpoints and everything on disk stay host NumPy, so a checkpoint trained on one
-device samples, evaluates and resumes on the other.
+extra (pip install 'rnngen-text[cuda12]' or 'rnngen-text[cuda13]') imported only when
+asked for (extras.require). The service layer moves parameters, optimizer state, the
+carried state and the corpus ids to the device once; the engine takes its array
+module from those arrays. Checkpoints and everything on disk stay host NumPy, so a
+checkpoint trained on one device samples, evaluates and resumes on the other.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import extras
 from .engine import layers
 from .engine.backend import to_host
 from .errors import DeviceError
 
 DEVICES = ("cpu", "cuda")
-INSTALL = ("install CuPy for your CUDA version with pip install 'rnngen[cuda12]' or "
-           "'rnngen[cuda13]' (see https://docs.cupy.dev/en/stable/install.html), "
-           "or use --device cpu")
+# the extras that install CuPy, one per CUDA major version
+CUDA_EXTRAS = ("cuda12", "cuda13")
+ADVICE = ("whichever matches your CUDA version (https://docs.cupy.dev/en/stable/install.html), "
+          "or use --device cpu")
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,7 @@ def select(name):
         return CPU
     if name != "cuda":
         raise DeviceError(f"unknown device {name!r}; use one of {', '.join(DEVICES)}")
-    try:
-        import cupy
-    except ImportError:
-        raise DeviceError(f"--device cuda needs CuPy, which is not installed; {INSTALL}") from None
+    cupy = extras.require("cupy", CUDA_EXTRAS, "--device cuda", ADVICE)
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CUDA driver or runtime missing or broken

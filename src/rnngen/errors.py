@@ -54,3 +54,7 @@ class DeviceError(RnngenError):
 
 class ReportError(RnngenError):
     """A report cannot be written."""
+
+
+class MissingExtra(RnngenError):
+    """An optional dependency is not installed, or fails to import."""

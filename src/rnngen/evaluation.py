@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import texts, threads
+from . import jsonout, texts, threads
 from .corpus import NAMED, Vocabulary, read_corpus, read_open_corpus, resolve
 from .device import CPU
 from .engine import layers, model
@@ -121,9 +121,7 @@ class Scored:
 
     def as_dict(self):
         """A JSON-ready dict; a number that is not finite (a broken model) is None."""
-        fields = {k: v if not isinstance(v, float) or math.isfinite(v) else None
-                  for k, v in self.score.as_dict().items()}
-        return fields
+        return jsonout.finite(self.score.as_dict())
 
 
 def score_source(ckpt, text=None, skip_unknown=False, device=CPU, stdin=None):

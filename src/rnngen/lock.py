@@ -7,6 +7,7 @@ for a whole run, so a second run writing the same checkpoint fails at once,
 naming the first one's PID. Where fcntl is missing (Windows) it does nothing.
 """
 import os
+import stat
 from pathlib import Path
 
 from .errors import CheckpointError
@@ -46,6 +47,51 @@ def lock_path(output):
     return output.with_name(f".{output.name}.lock")
 
 
+# a lock file holds a PID and a newline; anything larger was never one of ours
+MAX_LOCK_BYTES = 32
+# never follow a link at the last step, never wait on a FIFO, never leak to children
+_OPEN_FLAGS = (os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0))
+
+
+def open_lock_file(path):
+    """An fd on the lock file at ``path``: created new (O_EXCL), or an existing one
+    opened without truncation, and only if it is a small regular file with one link.
+
+    A symbolic link, a hard link to another file, a FIFO, a device or a file larger
+    than a PID is refused (CheckpointError), so a planted name never makes rnngen
+    write into, or empty, a file of value.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except IsADirectoryError:
+            raise CheckpointError(_not_a_lock(path, "is a directory")) from None
+        except OSError as e:
+            if os.path.islink(path):
+                raise CheckpointError(_not_a_lock(path, "is a symbolic link")) from None
+            raise CheckpointError(f"cannot open the lock file {path}: {e.strerror or e}; "
+                                  "choose another output path") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot create the lock file {path}: {e.strerror or e}; "
+                              "choose another output path") from None
+    info = os.fstat(fd)
+    problem = ("is not a regular file" if not stat.S_ISREG(info.st_mode)
+               else "has other names (a hard link)" if info.st_nlink != 1
+               else "holds more than a PID" if info.st_size > MAX_LOCK_BYTES else None)
+    if problem:
+        os.close(fd)
+        raise CheckpointError(_not_a_lock(path, problem))
+    return fd
+
+
+def _not_a_lock(path, problem):
+    return (f"the lock file {path} {problem}, so it is not rnngen's; "
+            "move it away (it may be a file of value) or choose another output path")
+
+
 class OutputLock:
     """An exclusive advisory lock on ``output`` for the life of a run (a context manager)."""
 
@@ -59,10 +105,10 @@ class OutputLock:
             return self
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as e:
             raise CheckpointError(f"cannot create the lock file {self.path}: "
                                   f"{e.strerror or e}; choose another output path") from None
+        fd = open_lock_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -76,8 +122,9 @@ class OutputLock:
             self.note = f"cannot lock {self.path} on this file system; not locked"
             os.close(fd)
             return self
+        # the file is ours (checked by open_lock_file) and locked: its old PID may go
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
         return self
 
@@ -91,7 +138,7 @@ class OutputLock:
 
 def _read_pid(fd):
     try:
-        data = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        data = os.pread(fd, MAX_LOCK_BYTES, 0).decode("ascii", "replace").strip()
     except OSError:
         return None
     return data if data.isdigit() else None

@@ -21,7 +21,7 @@ def claim(path, inputs=None, what="--output", flag="--output", kind="checkpoint"
     resources.check_output_allowed(path, flag, kind)
     lock.check_distinct(path, inputs or {}, what)
     if kind == "checkpoint":
-        checkpoint.check_writable(path)
+        checkpoint.check_writable(path, flag)
         return lock.OutputLock(path)
     if lock.lock_path(path).exists():
         with lock.OutputLock(path):  # raises while another run holds it
@@ -29,10 +29,24 @@ def claim(path, inputs=None, what="--output", flag="--output", kind="checkpoint"
     return contextlib.nullcontext()
 
 
+def recorded_corpus(ckpt):
+    """The file a checkpoint records as its training text (None when it records none):
+    an input of every command that reads the checkpoint, never to be written over."""
+    from .corpus import resolve
+
+    record = ckpt.corpus
+    if record is None or not isinstance(record.name, str) or not record.name:
+        return None
+    return resolve(record.name, fetch=False)
+
+
 def export(checkpoint_path, output):
     """Write a weights-only copy of a checkpoint (no optimizer state) to output: never
-    over the checkpoint itself, nor while a training run writes output."""
-    lock = claim(output, {"checkpoint being exported": checkpoint_path})
-    light = checkpoint.weights_only(checkpoint.load(checkpoint_path))
+    over the checkpoint itself or the corpus it records, nor while a training run
+    writes output."""
+    ckpt = checkpoint.load(checkpoint_path)
+    lock = claim(output, {"checkpoint being exported": checkpoint_path,
+                          "corpus the checkpoint records": recorded_corpus(ckpt)})
+    light = checkpoint.weights_only(ckpt)
     with lock:
         checkpoint.save(output, light)

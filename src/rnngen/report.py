@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atomic, checkpoint, decoding, inside, outputs, texts
+from . import __version__, atomic, checkpoint, decoding, inside, jsonout, outputs, texts
 from .errors import ReportError
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
@@ -64,7 +64,9 @@ def look(ckpt_path, text=None, stdin=None):
     else:
         passage, source, path = texts.read_text(text, stdin)
     look_ = inside.look_inside(ckpt.spec, ckpt.params, ckpt.vocab_chars, passage, source)
-    return Looked(ckpt, look_, ckpt_path, {"checkpoint": ckpt_path, "text": path})
+    return Looked(ckpt, look_, ckpt_path, {"checkpoint": ckpt_path, "text": path,
+                                           "corpus the checkpoint records":
+                                               outputs.recorded_corpus(ckpt)})
 
 
 def for_training(trainer, path):
@@ -325,7 +327,7 @@ def _ranked(r):
 def script_json(data):
     """JSON safe inside a <script> element: no raw '<' (so no '</script>' or '<!--'),
     '>' or '&', and non-ASCII (U+2028 included) as escapes."""
-    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    text = jsonout.dumps(data, ensure_ascii=True, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -17,6 +17,7 @@ and builds the Trainer. Leaving the block releases the locks.
 """
 import contextlib
 import copy
+import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -91,7 +92,7 @@ class Run:
 
 @contextlib.contextmanager
 def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads=None,
-            origins=None, notify=None):
+            origins=None, notify=None, overwrite=False):
     """Prepare a training run; a context manager yielding a Run.
 
     config_or_path: a YAML file, the name of a shipped config, or a config.Config
@@ -100,7 +101,8 @@ def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads
     config's own output) or the path of a checkpoint to continue. threads: BLAS
     threads for the run (None: as the BLAS is set). origins: {"train.output" |
     "data.corpus": how the user gave it}, for messages. notify: called with each note
-    as it arises (they are also kept in Run.notes).
+    as it arises (they are also kept in Run.notes). overwrite: a new run (no resume)
+    may replace the run whose checkpoints are at the output; without it, that is an error.
 
     Raises an RnngenError subclass (ConfigError, CorpusError, CheckpointError, ...)
     naming what to change, before anything is written.
@@ -129,6 +131,8 @@ def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads
         if resume is not None:
             resumed = checkpoint.load(t.output if resume is True else resume)
         data = task.load(cfg, origin["data.corpus"])
+        if resume is None and not overwrite:  # the inputs are good: is the output free?
+            check_no_other_run(t.output)
         sizing.check_training(cfg, task.vocab_size(data))
         note(use_threads(threads))
         trainer = build_trainer(cfg, data, resume=resumed)
@@ -172,6 +176,24 @@ def build_trainer(cfg, data, resume=None, dtype=np.float32, device=None):
                                   f"fit this run ({type(e).__name__}: {e}); start a new "
                                   "run") from None
     return trainer
+
+
+def check_no_other_run(output):
+    """CheckpointError when a new run would replace the checkpoints of another at output
+    (or NAME.best.npz), naming what is there and the ways on."""
+    for path in (Path(output), best_path(output)):
+        if not os.path.lexists(path):
+            continue
+        try:
+            there = checkpoint.load(path)
+            record = there.corpus
+            what = (f"a run on {record.name if record else 'an unrecorded corpus'} at step "
+                    f"{there.step}")
+        except CheckpointError:
+            what = "a file that is not a checkpoint rnngen can read"
+        raise CheckpointError(f"{path} already holds {what}; continue that run with --resume, "
+                              "write this one elsewhere with --output PATH, or replace it "
+                              "with --overwrite")
 
 
 def check_resumable(cfg, task, ckpt):

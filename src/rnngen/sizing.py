@@ -22,10 +22,12 @@ when the estimate alone exceeds the memory available now.
 """
 import os
 
+import numpy as np
+
 from .engine import optim
 from .engine.cells import CELLS
 from .engine.spec import ModelSpec
-from .errors import ConfigError
+from .errors import ConfigError, OptionError
 
 FLOAT_BYTES = 4
 ACTIVATION_ARRAYS = 6  # (T, N, H) arrays per tanh layer alive at the peak of a step
@@ -115,3 +117,30 @@ def _size(n):
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} EiB"  # pragma: no cover
+
+
+# what a batch of whole samples holds per character of each row, generously: the id,
+# the text, and with scores its log-probability (as Python objects in lists)
+SAMPLE_BYTES_PER_CHAR = 96
+
+
+def check_sampling(decoding, spec, available=None):
+    """OptionError, naming the options to lower, when the whole samples ``decoding``
+    asks for (engine.spec.ModelSpec ``spec``) cannot fit in memory: K rows (beams or
+    samples) of n characters each, their states, logits and noise. Only for the paths
+    that hold whole samples (several samples, a beam, --json, --stop); one stream is
+    written as it is made and holds nothing per character."""
+    from .engine.sampling import BLOCK
+
+    rows = decoding.beam or decoding.num_samples
+    per_row = (decoding.n * SAMPLE_BYTES_PER_CHAR
+               + FLOAT_BYTES * (2 * int(np.prod(spec.state_shape(1)))
+                                + (BLOCK + 4) * spec.vocab_size))
+    need = rows * per_row
+    have = (available_bytes() if available is None else available) // 2
+    if need <= have:
+        return need
+    rows_option = "beam" if decoding.beam else "num_samples"
+    raise OptionError(f"{{{rows_option}}} {rows:,} x {{n}} {decoding.n:,} characters need "
+                      f"about {_size(need)} of memory, more than half the {_size(have * 2)} "
+                      f"available; lower {{n}} or {{{rows_option}}}", ("n", rows_option))

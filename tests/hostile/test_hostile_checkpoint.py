@@ -372,6 +372,51 @@ def test_json_reports_an_infinite_loss_as_null(w, tmp_path):
     assert report["nats_per_char"] is None and report["perplexity"] is None
 
 
+HUGE = 1.7e308  # finite, but its bits (nats / ln 2) are not
+
+
+def losses(value):
+    """Every loss and time a checkpoint records, set to value."""
+    return meta(best_val=value, train_seconds=value, recent_losses=[value, value],
+                history=[{"step": 2, "train_loss": value, "val_loss": value, "seconds": value}])
+
+
+def test_info_json_is_strict_json_whatever_the_losses(w, tmp_path):
+    path = tmp_path / "m.npz"
+    shutil.copy(w.ckpt, path)
+    losses(HUGE)(path)
+    result = cli(["info", path, "--json"])
+    assert_ok(result)
+    shown = json.loads(result.stdout, parse_constant=no_constants)
+    assert shown["best_val_nats"] == shown["last_val_nats"] == HUGE
+    assert shown["best_val_bits"] is None and shown["last_val_bits"] is None
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["NaN", "inf", "-inf"])
+def test_losses_that_are_not_numbers_are_refused_on_load(w, tmp_path, value):
+    """Python's json reads NaN and Infinity; the schema refuses them, so no command
+    ever prints one back."""
+    path = tmp_path / "m.npz"
+    shutil.copy(w.ckpt, path)
+    losses(value)(path)
+    for args in (["info", path, "--json"], ["sample", "--checkpoint", path, "--json"]):
+        assert_error(cli(args), "not a valid rnngen checkpoint: metadata field")
+
+
+def test_sample_json_is_strict_json_when_the_logits_overflow(w, tmp_path):
+    path = tmp_path / "m.npz"
+    shutil.copy(w.ckpt, path)
+    set_arrays(**{"param/Why": lambda a: np.where(np.arange(a["param/Why"].shape[1]) % 2,
+                                                  3e38, -3e38).astype(np.float32)
+                  * np.ones(a["param/Why"].shape, np.float32)})(path)
+    result = cli(["sample", "--checkpoint", path, "--json", "--n", "5", "--seed", "the",
+                  "--num-samples", "2"])
+    assert_ok(result)
+    for line in result.stdout.splitlines():
+        sample = json.loads(line, parse_constant=no_constants)
+        assert len(sample["logprobs"]) == 5
+
+
 def test_a_checkpoint_is_only_ever_read(w, tmp_path):
     path = tmp_path / "m.npz"
     shutil.copy(w.ckpt, path)

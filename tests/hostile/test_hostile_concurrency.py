@@ -74,7 +74,53 @@ def test_a_lock_file_that_cannot_be_made_is_one_line(w, tmp_path):
     out = tmp_path / "m.npz"
     lock.lock_path(out).mkdir()
     assert_error(cli(["train", "--config", w.cfg, "--output", out, "-q"]),
-                 "cannot create the lock file")
+                 f"the lock file {lock.lock_path(out)} is a directory")
+
+
+def link_to(target):
+    return lambda path, valuable: path.symlink_to(target(valuable))
+
+
+# what may lie where a lock file goes: (id, plant it, a piece of the one-line error)
+PLANTED = [
+    ("a symbolic link to a file of value", link_to(lambda v: v), "is a symbolic link"),
+    ("a relative link to a file of value", link_to(lambda v: v.name), "is a symbolic link"),
+    ("a dangling symbolic link", link_to(lambda v: v.with_name("made-by-the-lock")),
+     "is a symbolic link"),
+    ("a link loop", lambda path, v: path.symlink_to(path), "is a symbolic link"),
+    ("a hard link to a file of value", lambda path, v: os.link(v, path), "hard link"),
+    ("a file of value under its name", lambda path, v: path.write_bytes(v.read_bytes()),
+     "holds more than a PID"),
+    ("a FIFO", lambda path, v: os.mkfifo(path), "is not a regular file"),
+    ("a directory", lambda path, v: path.mkdir(), "is a directory"),
+]
+WRITERS = {
+    "train": lambda w, out: ["train", "--config", w.cfg, "--output", out, "-q"],
+    "export": lambda w, out: ["export", "--checkpoint", w.ckpt, "--output", out],
+}
+
+
+@pytest.mark.parametrize("command", WRITERS)
+@pytest.mark.parametrize("name, plant, fragment", PLANTED, ids=[p[0] for p in PLANTED])
+def test_a_lock_file_is_never_followed_nor_truncated(w, tmp_path, command, name, plant,
+                                                      fragment):
+    out = tmp_path / "m.npz"
+    valuable = tmp_path / "thesis.txt"
+    valuable.write_text("years of work\n" * 100)
+    before = digest(valuable)
+    plant(lock.lock_path(out), valuable)
+    line = assert_error(cli(WRITERS[command](w, out)), fragment)
+    assert str(lock.lock_path(out)) in line and "move it away" in line
+    assert digest(valuable) == before and valuable.stat().st_nlink == (
+        2 if name.startswith("a hard link") else 1)
+    assert not out.exists() and not (tmp_path / "made-by-the-lock").exists()
+
+
+def test_a_lock_file_left_by_an_earlier_run_is_reused(w, tmp_path):
+    out = tmp_path / "m.npz"
+    lock.lock_path(out).write_text("12345\n")
+    assert_ok(cli(WRITERS["export"](w, out)))
+    assert lock.lock_path(out).read_text() == f"{os.getpid()}\n"
 
 
 def test_two_live_runs_on_one_output(w, tmp_path):

@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 
 from world import assert_error, assert_ok, cli, digest, make_world
-from rnngen import config
+from rnngen import checkpoint, config
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +202,33 @@ def test_every_schedule_is_accepted(w, tmp_path):
         assert config.from_dict({"train": {"lr_schedule": schedule}}).train.lr_schedule \
             == schedule
     assert set(config.SCHEDULES) == {"constant", "step", "cosine"}  # as the README lists
+
+
+# -- a name of a few choices, in any case; a wrong one names the file and the choices ----
+@pytest.mark.parametrize("key, written, stored", [
+    ("model.cell", "LSTM", "lstm"), ("model.cell", "Gru", "gru"), ("model.cell", " rnn ", "rnn"),
+    ("model.init", "Orthogonal", "orthogonal"), ("train.optimizer", "AdaM", "adam"),
+    ("train.lr_schedule", "COSINE", "cosine"), ("train.device", "CPU", "cpu"),
+])
+def test_a_choice_is_read_in_any_case(w, tmp_path, key, written, stored):
+    section, name = key.split(".")
+    path = tmp_path / "c.yaml"
+    path.write_text(f"{section}:\n  {name}: '{written}'\nmodel:\n  hidden_size: 4\n"
+                    if section != "model" else f"model:\n  {name}: '{written}'\n"
+                    "  hidden_size: 4\n")
+    out = tmp_path / "out.npz"
+    assert_ok(cli(["train", "--config", path, "--corpus", w.text, "--output", out, "--steps",
+                   "2", "--set", "train.eval_every=2", "--set", "train.batch_size=2",
+                   "--set", "train.seq_length=8", "-q"]))
+    assert checkpoint.load(out).meta[section][name] == stored
+
+
+@pytest.mark.parametrize("where", ["file", "command line"])
+def test_a_wrong_choice_names_where_it_was_set_and_the_choices(w, tmp_path, where):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  cell: LTSM\n" if where == "file" else "model:\n  cell: gru\n")
+    extra = ["--set", "model.cell=LTSM"] if where == "command line" else []
+    origin = str(path) if where == "file" else "command line"
+    line = refused(w, tmp_path, path.read_text(),
+                   f"{origin}: model.cell must be one of rnn, lstm, gru, got 'ltsm'", *extra)
+    assert line.startswith("Error: ")

@@ -6,7 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from world import assert_error, assert_ok, cli, digest, make_text, make_world, run
+from world import (ENV, SHARED_CORPUS, assert_error, assert_ok, cli, digest, make_text,
+                   make_world, run)
 from rnngen import checkpoint, corpus, sizing
 
 TEXT = make_text(4000)
@@ -219,3 +220,101 @@ def test_the_corpus_is_never_written(w, tmp_path):
     result, out = train_on(w, tmp_path, path)
     assert_ok(result)
     assert digest(path) == before and out.exists()
+
+
+# -- named corpora: a cache entry, or $RNNGEN_CORPORA, that is not what it should be ----
+# Every case runs in a subprocess with a timeout (a FIFO must never make it wait) and no
+# network (a proxy that refuses): nothing is downloaded, and what is there is kept.
+NAME, SIZE = "tinyshakespeare", 1_115_394  # its published bytes
+OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+           "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+
+
+def linked(target):
+    return lambda path, tmp_path: path.symlink_to(target(path, tmp_path))
+
+
+# (id, make the entry at PATH, a piece of the one-line error)
+ENTRIES = [
+    ("a directory", lambda p, t: p.mkdir(), "is a directory, not the tinyshakespeare text"),
+    ("a FIFO", lambda p, t: os.mkfifo(p), "is not a regular file (a FIFO, socket or device)"),
+    ("a link to a FIFO", linked(lambda p, t: (os.mkfifo(t / "f"), t / "f")[1]),
+     "is not a regular file"),
+    ("a link to /dev/zero", linked(lambda p, t: "/dev/zero"), "is not a regular file"),
+    ("a link loop", linked(lambda p, t: p), "Too many levels of symbolic links"),
+    ("a dangling link", linked(lambda p, t: t / "gone.txt"), "gone.txt, which does not exist"),
+    ("a partial download", lambda p, t: p.write_bytes(b"First Citizen:\n" * 1000),
+     f"has 15,000 bytes, the published tinyshakespeare {SIZE:,}: a partial download"),
+    ("a larger file", lambda p, t: p.write_bytes(b"x" * (SIZE + 1)), "another file"),
+    ("the right size, other bytes", lambda p, t: p.write_bytes(b"x" * SIZE),
+     "does not match the published tinyshakespeare (sha256 differs)"),
+    ("empty", lambda p, t: p.write_bytes(b""), "a partial download"),
+]
+# (id, make the folder at PATH, a piece of the one-line error)
+FOLDERS = [
+    ("a file", lambda p, t: p.write_text("not a folder"), "is not a folder"),
+    ("a FIFO", lambda p, t: os.mkfifo(p), "is not a folder"),
+    ("a link loop", linked(lambda p, t: p), "cannot be used: Too many levels of symbolic"),
+    ("a dangling link", linked(lambda p, t: t / "gone"), "gone, which does not exist"),
+    ("a path through a file", None, "cannot be used: Not a directory"),
+]
+NAMED_USERS = {
+    "train": lambda w, t: ["train", "--config", w.cfg, "--corpus", NAME, "--output",
+                           t / "out.npz", "-q"],
+    "eval": lambda w, t: ["eval", "--checkpoint", w.ckpt, "--corpus", NAME],
+}
+
+
+def state(path):
+    """What is at path, without following it: kind, link target, bytes."""
+    if os.path.islink(path):
+        return ("link", os.readlink(path))
+    if path.is_file():
+        return ("file", digest(path))
+    return ("other", path.exists())
+
+
+def run_offline(args, cache):
+    return run(args, env=dict(ENV, **OFFLINE, RNNGEN_CORPORA=str(cache)), timeout=60)
+
+
+@pytest.mark.parametrize("command", NAMED_USERS)
+@pytest.mark.parametrize("name, make, fragment", ENTRIES, ids=[e[0] for e in ENTRIES])
+def test_a_cache_entry_that_is_not_the_corpus_is_one_line(w, tmp_path, command, name, make,
+                                                          fragment):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    entry = cache / f"{NAME}.txt"
+    make(entry, tmp_path)
+    before = state(entry)
+    line = assert_error(run_offline(NAMED_USERS[command](w, tmp_path), cache), fragment)
+    assert str(entry) in line and "could not download" not in line
+    assert state(entry) == before and sorted(os.listdir(cache)) == [entry.name]
+    assert not (tmp_path / "out.npz").exists()
+
+
+@pytest.mark.parametrize("command", NAMED_USERS)
+@pytest.mark.parametrize("name, make, fragment", FOLDERS, ids=[f[0] for f in FOLDERS])
+def test_a_corpora_folder_that_is_not_a_folder_is_one_line(w, tmp_path, command, name, make,
+                                                           fragment):
+    cache = tmp_path / "cache"
+    if make is None:  # a path through a file
+        (tmp_path / "file").write_text("x")
+        cache = tmp_path / "file" / "cache"
+    else:
+        make(cache, tmp_path)
+    before = state(cache)
+    line = assert_error(run_offline(NAMED_USERS[command](w, tmp_path), cache), fragment)
+    assert line.startswith(f"Error: $RNNGEN_CORPORA ({cache})")
+    assert state(cache) == before and not (tmp_path / "out.npz").exists()
+
+
+@pytest.mark.skipif(not SHARED_CORPUS.exists(), reason="tinyshakespeare is not in the shared "
+                                                       "corpora folder")
+def test_a_cache_entry_linked_to_a_good_copy_is_used(w, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / f"{NAME}.txt").symlink_to(SHARED_CORPUS)
+    done = run_offline(["eval", "--checkpoint", w.ckpt, "--corpus", NAME, "--skip-unknown",
+                        "--json"], cache)
+    assert done.returncode == 0, done.stderr

@@ -1,9 +1,11 @@
 """Hostile flags: values out of range, and outputs that name an input."""
 import os
+import subprocess
+import sys
 
 import pytest
 
-from world import assert_error, assert_ok, cli, digest, make_world
+from world import ENV, assert_error, assert_ok, cli, digest, make_world
 from rnngen import checkpoint
 
 
@@ -190,3 +192,59 @@ def test_a_run_that_diverges_ends_in_one_error_line(w, tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     last = result.stderr.splitlines()[-1]
     assert last.startswith("Error: training diverged at step") and "lower" in last
+
+
+# -- extreme temperatures: a result or a usage error, never a NumPy warning --------------
+TEMPERATURES = ["5e-324", "1e-300", "1e-45", "1e-5", "1e36", "2e36", "1e300",
+                "1.7976931348623157e308"]
+WAYS = {"one stream": [], "top-k": ["--top-k", "3"], "top-p": ["--top-p", "0.9"],
+        "a batch": ["--num-samples", "2"], "json": ["--json"]}
+
+
+def sample_strictly(w, *args):
+    """`rnngen sample` with every warning an error (python -W error)."""
+    return subprocess.run([sys.executable, "-W", "error", "-m", "rnngen", "sample",
+                           "--checkpoint", str(w.ckpt), "--random-seed", "1", *args],
+                          capture_output=True, text=True, env=ENV, timeout=60)
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+def test_extreme_temperatures_sample_without_a_warning(w, temperature, way):
+    done = sample_strictly(w, "--n", "40", "--temperature", temperature, *WAYS[way])
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert len(done.stdout) >= 40
+
+
+def test_a_huge_temperature_draws_every_character_alike(w):
+    """softmax(logits / 1e300) is flat: every character about equally often, not the
+    first of many that overflowed to infinity."""
+    done = sample_strictly(w, "--n", "4000", "--temperature", "1e300")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    vocab = checkpoint.load(w.ckpt).vocab_chars
+    counts = [done.stdout.count(c) for c in vocab]
+    assert min(counts) > 0 and max(counts) < 3 * 4000 / len(vocab), counts
+
+
+# -- whole samples are bounded before any is made, naming the flags ----------------------
+HUGE_SAMPLES = [
+    (["--num-samples", "1000", "--n", "1000000000"], "--num-samples 1,000 x --n 1,000,000,000",
+     "lower --n or --num-samples"),
+    (["--beam", "500", "--n", "100000000"], "--beam 500 x --n 100,000,000",
+     "lower --n or --beam"),
+    (["--json", "--n", "1000000000000"], "--num-samples 1 x --n 1,000,000,000,000",
+     "lower --n or --num-samples"),
+    (["--stop", "x", "--n", "1000000000000"], "--num-samples 1 x --n", "lower --n"),
+    (["-0", "--num-samples", "3", "--n", "100000000000"], "--num-samples 3 x --n",
+     "lower --n or --num-samples"),
+]
+
+
+@pytest.mark.parametrize("args, product, way", HUGE_SAMPLES, ids=[" ".join(a) for a, _, _ in
+                                                                  HUGE_SAMPLES])
+def test_whole_samples_too_large_for_memory_are_refused_at_once(w, args, product, way):
+    done = subprocess.run([sys.executable, "-m", "rnngen", "sample", "--checkpoint",
+                           str(w.ckpt), *args], capture_output=True, text=True, env=ENV,
+                          timeout=60)
+    line = assert_error(done, product, 2)
+    assert way in line and "model.hidden_size" not in line and done.stdout == ""

@@ -1,6 +1,7 @@
 """Output streams that fail: stdout full, closed or unable to encode; stderr gone during
 training; output names whose temporary sibling does not fit. Real file descriptors, so
 every case runs the command in a subprocess, through bash where a shell would."""
+import os
 import shlex
 import subprocess
 import sys
@@ -149,3 +150,34 @@ def test_sample_to_a_file_writes_exactly_the_text(w, tmp_path):
     assert done.returncode == 0 and done.stderr == ""
     text = out.read_text()
     assert text.startswith("the ") and len(text) == 4 + 300  # no newline added off a tty
+
+
+# -- every command that prints data: stdout full, closed, or a reader that leaves ---------
+PRINTERS = {
+    "info": lambda ckpt: ["info", ckpt], "info --json": lambda ckpt: ["info", ckpt, "--json"],
+    "configs": lambda ckpt: ["configs"], "configs tiny": lambda ckpt: ["configs", "tiny"],
+    "report --output -": lambda ckpt: ["report", "--checkpoint", ckpt, "--output", "-"],
+    "report --terminal": lambda ckpt: ["report", "--checkpoint", ckpt, "--terminal"],
+}
+
+
+@pytest.mark.parametrize("command", PRINTERS)
+@pytest.mark.parametrize("stdout", ["/dev/full", "closed", "a reader that leaves"])
+def test_every_printer_fails_in_one_line_or_leaves_quietly(w, command, stdout):
+    args = [sys.executable, "-m", "rnngen", *map(str, PRINTERS[command](w.ckpt))]
+    if stdout == "/dev/full":
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, env=ENV,
+                                  timeout=60)
+        assert_error(done, "cannot write to stdout: No space left on device")
+    elif stdout == "closed":
+        done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=ENV, timeout=60, preexec_fn=lambda: os.close(1))
+        assert_error(done, "stdout is closed")
+    else:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+        proc.stdout.read(10)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=60)
+        assert proc.returncode == 0 and "Traceback" not in err and "Error" not in err, err

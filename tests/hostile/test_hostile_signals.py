@@ -1,4 +1,5 @@
-"""Every signal that ends a terminal session or a job leaves a resumable checkpoint."""
+"""Every signal that ends a terminal session or a job leaves a resumable checkpoint, and
+one that stops a report or an export mid-write leaves no temporary file."""
 import signal
 import subprocess
 import sys
@@ -69,3 +70,64 @@ def test_a_second_signal_stops_at_once(w, tmp_path):
     proc.communicate(timeout=60)
     assert proc.returncode == 130
     checkpoint.load(out)  # whatever stopped it, the last checkpoint is whole
+
+
+# -- report and export: a signal mid-write leaves no temporary file ---------------------
+# runs the CLI with atomic.write slowed: the temporary file holds a few bytes, the test
+# is told (a marker file), and the write waits for the signal
+SLOW_WRITE = """import sys, time
+from rnngen import atomic
+marker = sys.argv.pop(1)
+real = atomic.write
+def slow(path, fill):
+    def fill_slowly(f):
+        f.write(b"the first bytes")
+        f.flush()
+        open(marker, "w").close()
+        time.sleep(60)
+        fill(f)
+    return real(path, fill_slowly)
+atomic.write = slow
+from rnngen.cli import main
+main(prog_name="rnngen")
+"""
+def defaults_restored():
+    for s in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(s, signal.SIG_DFL)
+
+
+WRITERS = {
+    "report": lambda w, out: ["report", "--checkpoint", w.ckpt, "--corpus", w.text,
+                              "--output", out / "page.html"],
+    "export": lambda w, out: ["export", "--checkpoint", w.ckpt, "--output", out / "m.npz"],
+}
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new output", "output replaced"])
+@pytest.mark.parametrize("name", ENDING)
+@pytest.mark.parametrize("command", WRITERS)
+def test_a_signal_mid_write_leaves_no_temporary_file(w, tmp_path, command, name, existing):
+    out = tmp_path / "out"
+    out.mkdir()
+    args = WRITERS[command](w, out)
+    target = args[-1]
+    if existing:
+        target.write_bytes(b"the previous version")
+    marker = tmp_path / "mid-write"
+    # SIGINT and SIGQUIT at their defaults even where the tests run as a background job
+    # (which ignores both)
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *map(str, args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
+                            preexec_fn=defaults_restored)
+    deadline = time.time() + 60
+    while not marker.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")], "no write under way"
+    proc.send_signal(getattr(signal, name))
+    _, err = proc.communicate(timeout=60)
+    err = err.decode()
+    assert proc.returncode == 128 + getattr(signal, name), err
+    assert err.splitlines() == (["rnngen: interrupted"] if name == "SIGINT" else
+                                [f"rnngen: stopped by {name}; nothing was written"])
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
+    assert (target.read_bytes() == b"the previous version") if existing else not target.exists()

@@ -168,6 +168,11 @@ def draw(logits, rng, temperature, top_k, top_p):
 
 
 BLOCK = 1024  # characters of Gumbel noise drawn at a time
+# Gumbel noise is scaled by T in the model's dtype: a float64 uniform gives g < 40, so
+# T * g fits float32 (3.4e38) up to T = 1e36. Above it a decoding draws instead (draw:
+# T divides the logits in float64), where nothing overflows to inf (an inf on many
+# entries would make argmax pick the first of them, not a fair draw).
+GUMBEL_MAX_TEMPERATURE = 1e36
 
 
 def gumbel_block(rng, temperature, by):

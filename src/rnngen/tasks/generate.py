@@ -99,6 +99,16 @@ class Task:
                 "cannot resume: the checkpoint's vocabulary differs from this corpus's "
                 f"({len(ckpt.vocab_chars)} vs {len(self.corpus.vocab)} characters); "
                 "train on the same corpus or start a new run")
+        record, text = ckpt.corpus, self.corpus
+        if record is not None and ((record.sha256 is not None and record.sha256 != text.sha256)
+                                   or (record.chars is not None
+                                       and record.chars != len(text.ids))):
+            chars = "an unrecorded number of" if record.chars is None else f"{record.chars:,}"
+            raise CheckpointError(
+                f"cannot resume: the corpus is not the text the checkpoint was trained on "
+                f"(it recorded {chars} characters, sha256 {str(record.sha256)[:12]}...; "
+                f"{text.source} has {len(text.ids):,}, sha256 {text.sha256[:12]}...); resume "
+                "on that text, or start a new run on this one (--output PATH)")
 
     def summary(self):
         return [f"{self.corpus.source}: {len(self.train_ids):,} train / "

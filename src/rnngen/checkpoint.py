@@ -9,7 +9,6 @@ Entries (``schema`` declares every field and shape):
                        model/train/data config, vocabulary, step, data position,
                        RNG state, loss history
 """
-import dataclasses
 import json
 import os
 from dataclasses import dataclass, field

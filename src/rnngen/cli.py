@@ -484,8 +484,7 @@ def _eval_classifier(out, ckpt, ckpt_path, corpus_arg, as_json, where):
 
     summary, source = classification.evaluate_source(ckpt, corpus_arg, where, path=ckpt_path)
     if as_json:
-        text = json.dumps(dict(summary, checkpoint=str(ckpt_path), text=source),
-                          allow_nan=False)
+        text = jsonout.dumps(dict(summary, checkpoint=str(ckpt_path), text=source))
     else:
         text = "\n".join([f"{source}", *metrics.format_summary(summary), "",
                           f"loss {summary['nats_per_text']:.4f} nats/text; "
@@ -538,7 +537,7 @@ def _answer(text, probs, order, classes, as_json, top):
     """One line of classify's output."""
     if as_json:
         shown = order if top else range(len(classes))  # every class, in their order
-        return json.dumps({"text": text, "label": classes[order[0]],
+        return jsonout.dumps({"text": text, "label": classes[order[0]],
                            "probability": float(probs[order[0]]),
                            "probabilities": {classes[i]: float(probs[i]) for i in shown}},
                           ensure_ascii=False) + "\n"

@@ -413,7 +413,7 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
 # -- serve --------------------------------------------------------------------
 
 SERVE_FLAGS = {"checkpoint": "--checkpoint", "host": "--host", "token": "--token",
-               "limit": "--limit"}
+               "limit": "--limit", "workers": "--workers"}
 
 
 @main.command()
@@ -430,8 +430,10 @@ SERVE_FLAGS = {"checkpoint": "--checkpoint", "host": "--host", "token": "--token
 @click.option("--limit", "limits", multiple=True, metavar="NAME=VALUE",
               help="Change a safety limit, e.g. --limit n=2000; GET /healthz lists them. "
                    "Repeatable.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads stepping the batch, each its own rows (more use more cores).")
 @device_option()
-def serve(checkpoints, host, port, token, limits, device_name):
+def serve(checkpoints, host, port, token, limits, workers, device_name):
     """Serve models over HTTP: sampling (streamed or whole), scoring, model descriptions
     and a page at / to play with them (docs/serve.md).
 
@@ -447,7 +449,8 @@ def serve(checkpoints, host, port, token, limits, device_name):
 
     try:
         server.run(checkpoints or [str(resources.shipped_model())], host, port, token,
-                   limits, device.select(device_name), on_ready=ready, log=say)
+                   limits, device.select(device_name), on_ready=ready, log=say,
+                   workers=workers)
     except OptionError as e:
         raise click.UsageError(e.naming(SERVE_FLAGS)) from None
 

@@ -52,10 +52,11 @@ def require():
 
 
 def run(checkpoints, host="127.0.0.1", port=8000, token=None, limits=(), device=None,
-        on_ready=None, log=print):
+        on_ready=None, log=print, workers=1):
     """Serve the checkpoints ([NAME=]PATH) on host:port until SIGTERM or Ctrl-C.
 
-    limits: a Limits, or NAME=VALUE strings over the defaults. on_ready(url) is called
+    limits: a Limits, or NAME=VALUE strings over the defaults. workers: batcher threads
+    (each steps its own rows on one BLAS thread). on_ready(url) is called
     once connections are accepted. Checks everything before serving: OptionError for a
     bad argument, RnngenError for the rest (a missing extra, a busy port, a checkpoint).
     """
@@ -66,4 +67,7 @@ def run(checkpoints, host="127.0.0.1", port=8000, token=None, limits=(), device=
     from . import server
     from ..device import CPU
 
-    server.run(checkpoints, host, port, token, limits, device or CPU, on_ready, log)
+    if not (isinstance(workers, int) and workers >= 1):
+        raise OptionError(f"{{workers}} must be a whole number >= 1, got {workers!r}",
+                          ("workers",))
+    server.run(checkpoints, host, port, token, limits, device or CPU, on_ready, log, workers)

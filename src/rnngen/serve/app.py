@@ -29,9 +29,11 @@ class State:
     """What the routes share: the models, the limits, the token, the batcher, and the
     work in flight (counted on the event loop's thread only)."""
 
-    def __init__(self, models, limits, token=None, log=print):
+    def __init__(self, models, limits, token=None, log=print, workers=1):
         self.models, self.limits, self.token, self.log = models, limits, token, log
-        self.batcher = Batcher(models, limits.seconds, log)
+        # each batcher is a thread stepping its own rows; a request goes to the one
+        # with the fewest (rows are independent, so which one changes no text)
+        self.batchers = [Batcher(models, limits.seconds, log) for _ in range(workers)]
         self.requests = self.rows = self.searches = 0
         self.draining = False
         self.seed_scoring = None  # an asyncio.Semaphore, made on the loop
@@ -54,6 +56,13 @@ class State:
                           {"Retry-After": "1"})
         return Ticket(self, rows, search)
 
+    def submit(self, job, ticket):
+        """Hand a sampling job to the least loaded batcher."""
+        batcher = min(self.batchers, key=lambda b: b.load)
+        batcher.submit(job)
+        batcher.load += ticket.rows
+        ticket.batcher = batcher
+
 
 class Ticket:
     """A request's share of the limits, given back once, however it ends."""
@@ -64,6 +73,7 @@ class Ticket:
         state.rows += rows
         state.searches += search
         self.released = False
+        self.batcher = None  # the Batcher its rows went to
 
     def release(self):
         if not self.released:
@@ -71,6 +81,8 @@ class Ticket:
             self.state.requests -= 1
             self.state.rows -= self.rows
             self.state.searches -= self.search
+            if self.batcher is not None:
+                self.batcher.load -= self.rows
 
 
 def error(status, message, headers=None):
@@ -108,8 +120,13 @@ async def healthz(request):
     state = request.app.state.rnngen
     return JSONResponse({"status": "draining" if state.draining else "ok",
                          "models": list(state.models), "requests": state.requests,
-                         "rows": state.rows, "rows_in_batch": state.batcher.rows_now,
-                         "steps": state.batcher.steps, "token": state.token is not None,
+                         "rows": state.rows,
+                         "rows_in_batch": sum(b.rows_now for b in state.batchers),
+                         "steps": sum(b.steps for b in state.batchers),
+                         "batchers": len(state.batchers),
+                         "batcher_cpu_seconds": round(sum(b.cpu_seconds
+                                                          for b in state.batchers), 3),
+                         "token": state.token is not None,
                          "limits": state.limits.as_dict()}, headers=NO_STORE)
 
 
@@ -125,8 +142,9 @@ async def sample(request, state):
         return await _beam(state, req, settings)
     ticket = state.admit(rows=req.decoding.num_samples)
     try:
-        job = Job(req.served, req.decoding, req.seed, time.monotonic() + state.limits.seconds)
-        state.batcher.submit(job)
+        job = Job(req.served, req.decoding, req.seed, time.monotonic() + state.limits.seconds,
+                  streaming=req.stream)
+        state.submit(job, ticket)
     except BaseException:
         ticket.release()
         raise
@@ -300,11 +318,13 @@ def build(state):
     """The Starlette application serving ``state`` (a State)."""
     @asynccontextmanager
     async def lifespan(app):
-        state.batcher.start()
+        for batcher in state.batchers:
+            batcher.start()
         try:
             yield
         finally:
-            state.batcher.stop()
+            for batcher in state.batchers:
+                batcher.stop()
 
     app = Starlette(routes=[
         Route("/", page, methods=["GET"]),

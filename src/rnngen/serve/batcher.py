@@ -18,14 +18,19 @@ from .. import decoding
 from ..errors import RnngenError
 from .refused import Refused
 
+WAKES_PER_SECOND = 2000  # streams woken per second at most, all together (see _step)
+
 
 class Job:
     """One sampling request: num_samples rows of one Decoding from one seed. The
     engine thread adds what the rows make; the request's coroutine takes it."""
 
-    def __init__(self, served, dec, seed, deadline):
-        """Made on the request's event loop, which the engine wakes."""
+    def __init__(self, served, dec, seed, deadline, streaming=False):
+        """Made on the request's event loop, which the engine wakes: while it runs
+        only if ``streaming``, and when it ends."""
         self.served, self.decoding, self.seed = served, dec, seed
+        self.streaming = streaming
+        self.next_wake = 0.0  # engine thread: no wake-up for new text before this time
         self.deadline = deadline  # time.monotonic() past which the rows are dropped
         self.loop = asyncio.get_running_loop()
         self.ready = asyncio.Event()  # set when there is something to take
@@ -76,17 +81,22 @@ class Batcher:
     submit() is called from the event loop; everything else runs on the thread.
     """
 
-    def __init__(self, models, seconds_limit, log=print):
+    def __init__(self, models, seconds_limit, log=print, flush_seconds=0.02):
         self.decoders = {name: decoding.Decoder(s.model, rowwise=True, scores=True)
                          for name, s in models.items()}
         self.seconds_limit, self.log = seconds_limit, log
+        # a stream is woken at once for its first character, then at most this often:
+        # a wake-up per step would cost the event loop more than the characters
+        self.flush_seconds = flush_seconds
         self._cond = threading.Condition()
         self._inbox = []  # jobs waiting to join at the next step
         self.jobs = []  # jobs in the batch (engine thread only)
         self.drain_deadline = None  # set on SIGTERM: work past it is cut short
         self._stopped = False
         self.steps = 0  # steps taken, for /healthz
+        self.cpu_seconds = 0.0  # this thread's CPU time in steps, for /healthz
         self.rows_now = 0  # rows in the batch after the last step, for /healthz
+        self.load = 0  # rows the event loop has handed it and not yet taken back (loop only)
         self._thread = threading.Thread(target=self._run, name="rnngen-serve-batcher",
                                         daemon=True)
 
@@ -127,6 +137,7 @@ class Batcher:
                     self._leave(job, (503, "the server shut down before this request finished"))
                 self._wake(set(arrivals + self.jobs))
                 return
+            cpu = time.thread_time()
             try:
                 self._step(arrivals)
             except Exception:  # noqa: BLE001 -- a fault fails the requests, not the server
@@ -139,6 +150,7 @@ class Batcher:
                 self.decoders = {name: decoding.Decoder(d.model, rowwise=True, scores=True)
                                  for name, d in self.decoders.items()}
                 self._wake(failed)
+            self.cpu_seconds += time.thread_time() - cpu
 
     def _step(self, arrivals):
         touched = []
@@ -174,7 +186,17 @@ class Batcher:
                            for r in job.rows]
                 self._leave(job, samples=samples)
         self.rows_now = sum(len(d.rows) for d in self.decoders.values())
-        self._wake(set(touched + self.jobs + finished))
+        now = time.monotonic()
+        # every wake-up costs the event loop a write to a socket, so with many streams
+        # each is woken less often: about WAKES_PER_SECOND writes in all
+        streams = sum(job.streaming for job in self.jobs)
+        interval = max(self.flush_seconds, streams / WAKES_PER_SECOND)
+        due = []
+        for job in set(touched + self.jobs + finished):
+            if job.finished or job.streaming and now >= job.next_wake:
+                job.next_wake = now + interval
+                due.append(job)
+        self._wake(due)
 
     def _join(self, job):
         """The job's rows into its model's batch: sample i draws from a generator

@@ -30,7 +30,8 @@ class _Server(uvicorn.Server):
         # refuse new work, give the work in flight drain_seconds, then cut it short (with
         # an answer) before uvicorn's own timeout cancels what is left
         self.state.draining = True
-        self.state.batcher.drain(self.state.limits.drain_seconds)
+        for batcher in self.state.batchers:
+            batcher.drain(self.state.limits.drain_seconds)
         await super().shutdown(sockets)
 
 
@@ -60,7 +61,7 @@ def url(sock):
 
 
 def run(checkpoints, host, port, token=None, limits=Limits(), device=CPU, on_ready=None,
-        log=print):
+        log=print, workers=1):
     """Serve ``checkpoints`` ([NAME=]PATH strings) until SIGTERM or SIGINT, then drain.
 
     on_ready(url) is called once the server accepts connections. Raises RnngenError
@@ -71,7 +72,7 @@ def run(checkpoints, host, port, token=None, limits=Limits(), device=CPU, on_rea
     try:
         loaded = models.load(named, device)
         threads.use(1)  # one BLAS thread: the batch's products are small, the other core serves HTTP
-        state = app.State(loaded, limits, token, log)
+        state = app.State(loaded, limits, token, log, workers)
         config = uvicorn.Config(app.build(state), log_level="warning", access_log=False,
                                 lifespan="on", server_header=False,
                                 timeout_graceful_shutdown=limits.drain_seconds + 2)

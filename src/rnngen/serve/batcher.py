@@ -223,6 +223,10 @@ class Batcher:
                 decoder.remove(row)
         if job in self.jobs:
             self.jobs.remove(job)
+        # a row's key names its job, which holds the row: without this cycle the rows
+        # (each with its block of noise) go when the request does, not at a later
+        # garbage collection
+        job.rows = []
         job._finish(samples, error or (None if samples is not None else (499, "the client left")))
 
     def _wake(self, jobs):

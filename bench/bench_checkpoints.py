@@ -28,14 +28,15 @@ def main(argv=None):
     os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read when numpy loads
     import numpy as np
 
-    from rnngen import checkpoint, generation
+    from rnngen import checkpoint, decoding
 
     ckpts = [checkpoint.load(path) for path in args.checkpoints]
 
     def sample(ckpt):
-        rng = np.random.default_rng(0)
         started = time.perf_counter()
-        text = "".join(generation.sample_chars(ckpt, "ROMEO:", args.chars, rng))
+        text = "".join(decoding.stream(decoding.Model.from_checkpoint(ckpt), "ROMEO:",
+                                       decoding.Decoding(args.chars, random_seed=0),
+                                       one_thread=False))
         assert len(text) == len("ROMEO:") + args.chars
         return args.chars / (time.perf_counter() - started)
 

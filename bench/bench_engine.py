@@ -84,7 +84,7 @@ def rnngen_trainer(args, corpus, device=None):
     """The Trainer `rnngen train` would build for this shape (Adam 2e-3, clip 5), on
     ``device`` (rnngen.device.Device; the CPU when None)."""
     from rnngen import config
-    from rnngen import session
+    from rnngen.run import build_trainer
 
     cfg = config.Config()
     cfg.data.corpus = str(args.corpus)
@@ -95,7 +95,7 @@ def rnngen_trainer(args, corpus, device=None):
     t.batch_size, t.seq_length = args.batch, args.seq
     t.optimizer, t.learning_rate, t.clip_value, t.clip_norm = "adam", 2e-3, 5.0, 0.0
     config.validate(cfg)
-    return session.start(cfg, corpus, device=device)
+    return build_trainer(cfg, corpus, device=device)
 
 
 def rnngen_step_fn(trainer, lr=2e-3):
@@ -182,11 +182,16 @@ def time_steps(step, batches):
 # -- sampling ----------------------------------------------------------------
 
 def rnngen_sample_fn(spec, params, seed_ids):
-    from rnngen.engine.sampling import generate
+    from rnngen import decoding
 
-    def sample(n):
-        ids = list(generate(spec, params, seed_ids, n, np.random.default_rng(0)))
-        assert len(ids) == n
+    chars = "".join(chr(0x100 + i) for i in range(spec.vocab_size))  # V distinct symbols
+    model = decoding.Model(spec, params, chars)
+    seed = "".join(chars[i] for i in seed_ids)
+
+    def sample(n):  # on all BLAS threads, as the peer runs
+        pieces = list(decoding.stream(model, seed, decoding.Decoding(n, random_seed=0),
+                                      one_thread=False))
+        assert len(pieces) == n + 1  # the seed, then n characters
     return sample
 
 
@@ -244,9 +249,6 @@ def torch_sgemm_fn():
     return sgemm_fn(torch.mm, lambda n: torch.randn(n, n))
 
 
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
 def flops_per_char(hidden, layers, vocab_size, cell="rnn"):
     """Multiply-add FLOPs of one training character, forward (2) + backward (4).
 
@@ -255,7 +257,9 @@ def flops_per_char(hidden, layers, vocab_size, cell="rnn"):
     With one tanh layer this is 6*(H^2 + H*V). The peer's 64 x G*H input product
     is not counted.
     """
-    G = GATES[cell]
+    from rnngen.engine.cells import CELLS
+
+    G = CELLS[cell].GATES  # asked of the cell, never copied here
     macs = G * (layers * hidden ** 2 + (layers - 1) * hidden ** 2) + hidden * vocab_size
     return 6 * macs
 

@@ -5,11 +5,11 @@ both sides of a ratio alike:
 
   (a) `rnngen sample --num-samples 64 --n 1000` against 64 runs of
       `rnngen sample --n 1000` (separate processes, as a user would run them),
-      and the same inside one process (generation.draw_samples against
-      generation.sample_chars 64 times: the engine alone, no start-up);
+      and the same inside one process (decoding.samples of 64 against
+      decoding.stream 64 times: the engine alone, no start-up);
   (b) `--beam 8 --n 1000` against one plain sample of `--n 1000`, as two
-      processes and in one process (generation.beam_samples against
-      generation.sample_chars).
+      processes and in one process (decoding.samples with beam against
+      decoding.stream).
 
 It prints the median time of each and the median over rounds of each round's
 ratio. --singles S times S of the 64 single runs per round and counts them 64/S
@@ -61,15 +61,14 @@ def main(argv=None):
     if args.threads:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
-    import numpy as np
+    from rnngen import decoding
 
-    from rnngen import checkpoint, generation
-
-    ckpt = checkpoint.load(args.checkpoint)
+    model = decoding.Model.load(args.checkpoint)
     scale = K / args.singles
 
-    def single(seed):
-        return "".join(generation.sample_chars(ckpt, SEED, N_CHARS, np.random.default_rng(seed)))
+    def single(seed):  # all BLAS threads, as the batch gets
+        return "".join(decoding.stream(model, SEED, decoding.Decoding(N_CHARS, random_seed=seed),
+                                       one_thread=False))
 
     rows = {name: [] for name in ("cli_batch", "cli_singles", "cli_beam", "cli_one", "batch",
                                   "singles", "beam", "one")}
@@ -83,13 +82,14 @@ def main(argv=None):
                 cli_seconds(args, ["--random-seed", str(base + i)]) for i in range(args.singles)))
             rows["cli_beam"].append(cli_seconds(args, ["--beam", str(BEAMS)]))
             rows["cli_one"].append(cli_seconds(args, ["--random-seed", str(base)]))
-        t, batch = timed(lambda: generation.draw_samples(ckpt, SEED, N_CHARS, K, base))
+        t, batch = timed(lambda: decoding.samples(model, SEED, decoding.Decoding(
+            N_CHARS, num_samples=K, random_seed=base)))
         rows["batch"].append(t)
         t, singles = timed(lambda: [single(base + i) for i in range(args.singles)])
         rows["singles"].append(scale * t)
         same.append(sum(b.seed + b.text == s for b, s in zip(batch, singles)))
-        rows["beam"].append(timed(lambda: generation.beam_samples(ckpt, SEED, N_CHARS, BEAMS,
-                                                                  1, 0))[0])
+        rows["beam"].append(timed(lambda: decoding.samples(model, SEED, decoding.Decoding(
+            N_CHARS, beam=BEAMS, random_seed=0)))[0])
         rows["one"].append(timed(lambda: single(base))[0])
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in rows.items() if v),
               file=sys.stderr)
@@ -99,7 +99,7 @@ def main(argv=None):
 
     med = {k: statistics.median(v) for k, v in rows.items() if v}
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    print(f"{ckpt.spec.describe()}, {N_CHARS} characters, {args.rounds} rounds, "
+    print(f"{model.spec.describe()}, {N_CHARS} characters, {args.rounds} rounds, "
           f"BLAS threads {threads}; singles timed per round: {args.singles} (x{scale:g})")
     print("| measure | median seconds | against | median seconds | ratio (paired median) |")
     print("|---|---:|---|---:|---:|")
@@ -110,8 +110,8 @@ def main(argv=None):
         print(f"| `rnngen sample --beam {BEAMS} --n {N_CHARS}` | {med['cli_beam']:.2f} | "
               f"one `rnngen sample --n {N_CHARS}` | {med['cli_one']:.2f} | "
               f"{ratio('cli_beam', 'cli_one'):.2f}x the time |")
-    print(f"| {K} x `sample_chars`, one process | {med['singles']:.2f} | "
-          f"`draw_samples` of {K} | {med['batch']:.2f} | "
+    print(f"| {K} x `decoding.stream`, one process | {med['singles']:.2f} | "
+          f"`decoding.samples` of {K} | {med['batch']:.2f} | "
           f"{ratio('singles', 'batch'):.1f}x faster |")
     print(f"| beam search, K = {BEAMS} | {med['beam']:.2f} | one plain sample | "
           f"{med['one']:.2f} | {ratio('beam', 'one'):.2f}x the time |")

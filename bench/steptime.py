@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnngen import config, corpus, session
+from rnngen import config, corpus
+from rnngen.run import build_trainer
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 
@@ -26,7 +27,7 @@ def main(shapes):
         cfg.train.batch_size, cfg.train.seq_length = int(N), int(T)
         cfg.train.output = "/tmp/rnngen-steptime.npz"  # never written
         config.validate(cfg)
-        trainer = session.start(cfg, text)
+        trainer = build_trainer(cfg, text)
         batches = [trainer.batches.next(trainer.rng) for _ in range(6)]
         trainer.train_step(batches[0][0], batches[0][1], 2e-3)
         times = []

@@ -130,3 +130,13 @@ def trained(tmp_path, text_file, runner):
     result = runner.invoke(main, ["train", "--config", str(cfg), "-q"])
     assert result.exit_code == 0, result.output
     return tmp_path / "model.npz", cfg
+
+
+def sample_text(ckpt, seed, n, random_seed, device=None, **options):
+    """The seed and n characters sampled from a Checkpoint, as `rnngen sample` streams them."""
+    from rnngen import decoding
+    from rnngen.device import CPU
+
+    model = decoding.Model.from_checkpoint(ckpt, device or CPU)
+    return "".join(decoding.stream(model, seed, decoding.Decoding(n, random_seed=random_seed,
+                                                                  **options)))

@@ -35,7 +35,7 @@ def test_round_trip_keeps_every_array_and_the_metadata(tmp_path, cell):
         assert back.optimizer_state[k]["t"] == 7
     np.testing.assert_array_equal(back.state, ckpt.state)  # h, and c for the LSTM
     assert back.spec == ckpt.spec
-    assert back.meta["step"] == 7 and back.meta["vocab"] == "abc"
+    assert back.step == 7 and back.vocab_chars == "abc"
     assert [p.name for p in path.parent.iterdir()] == ["c.npz"]  # no temp files left
 
 
@@ -43,12 +43,12 @@ def test_weights_only_drops_what_resuming_needs_and_keeps_the_record():
     ckpt = make_ckpt()
     ckpt.meta.update(position=[0, 1, 2], rng={"state": 1}, recent_losses=[2.0], best_val=1.5)
     light = checkpoint.weights_only(ckpt)
-    assert light.optimizer_state == {} and light.meta["weights_only"] is True
+    assert light.optimizer_state == {} and light.weights_only is True
     assert light.params is ckpt.params and light.state is ckpt.state
     assert "position" not in light.meta and "rng" not in light.meta
     assert "recent_losses" not in light.meta
-    assert light.meta["step"] == 7 and light.meta["best_val"] == 1.5
-    assert light.meta["train"] == ckpt.meta["train"] and light.meta["vocab"] == "abc"
+    assert light.step == 7 and light.best_val == 1.5
+    assert light.settings("train") == ckpt.settings("train") and light.vocab_chars == "abc"
 
 
 def test_an_lstm_state_without_its_cell_part_is_refused(tmp_path):
@@ -177,7 +177,7 @@ def test_save_sweeps_temp_files_of_killed_writers_only(tmp_path):
     checkpoint.save(path, make_ckpt())
     assert not stale.exists()
     assert all(f.exists() for f in kept)
-    assert checkpoint.load(path).meta["step"] == 7
+    assert checkpoint.load(path).step == 7
 
 
 RNG = np.random.default_rng(0).bit_generator.state
@@ -220,3 +220,69 @@ def test_metadata_depth_is_counted_up_to_one_past_the_limit():
     assert schema.depth(5) == 0 and schema.depth([]) == 1 and schema.depth({"a": 1}) == 1
     assert schema.depth([[1], {"a": [2]}]) == 3
     assert schema.depth(deep) == schema.MAX_DEPTH + 1  # counted no further: bounded work
+
+
+def _raw_meta(path):
+    import json
+
+    with np.load(path) as npz:
+        return json.loads(str(npz["meta"]))
+
+
+def test_version_3_stores_the_model_description_once(tmp_path):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt("gru"))
+    raw = _raw_meta(path)
+    assert raw["version"] == checkpoint.VERSION == 3
+    assert raw["spec"] == {"vocab_size": 3, "hidden_size": 4, "num_layers": 2, "cell": "gru",
+                           "skip": False, "task": "generate", "output_size": 3}
+    assert raw["model"] == {}  # every model setting of make_ckpt is the description's
+    back = checkpoint.load(path)
+    assert back.settings("model") == {"cell": "gru", "hidden_size": 4, "num_layers": 2,
+                                      "skip": False}
+
+
+def test_a_version_3_file_that_repeats_the_description_is_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, make_ckpt())
+    edit_meta(path, model={"hidden_size": 4, "dropout": 0.1})
+    with pytest.raises(CheckpointError, match="model.hidden_size is stored twice"):
+        checkpoint.load(path)
+
+
+def test_version_2_and_its_two_copies_of_the_description(tmp_path):
+    """Version 2 kept the description twice: they must agree, as before."""
+    from conftest import ROOT
+
+    path = tmp_path / "v2.npz"
+    path.write_bytes((ROOT / "tests" / "data" / "v2_gru.npz").read_bytes())
+    edit_meta(path, model=dict(_raw_meta(path)["model"], hidden_size=13))
+    with pytest.raises(CheckpointError, match="model.hidden_size = 13 disagrees"):
+        checkpoint.load(path)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_version_2_files_load_resume_and_are_saved_as_version_3(tmp_path, cell):
+    """The fixtures were written by the rnngen of format version 2 (tests/data): they
+    keep their record, resume, and a copy saved now holds the same model and settings."""
+    from conftest import ROOT
+    from rnngen import config, corpus
+    from rnngen.run import build_trainer
+
+    old = checkpoint.load(ROOT / "tests" / "data" / f"v2_{cell}.npz")
+    raw = _raw_meta(ROOT / "tests" / "data" / f"v2_{cell}.npz")
+    assert old.version == 2 and old.spec.cell == cell and old.step == 30
+    assert old.settings("model") == raw["model"] and old.settings("train") == raw["train"]
+    assert old.corpus.sha256 == raw["data"]["sha256"] and old.history == raw["history"]
+    copy = tmp_path / "v3.npz"
+    checkpoint.save(copy, old)
+    new = checkpoint.load(copy)
+    assert new.version == 3 and new.spec == old.spec
+    assert new.settings("model") == old.settings("model")
+    for k, v in old.params.items():
+        np.testing.assert_array_equal(new.params[k], v)
+    cfg = config.from_dict({"model": old.settings("model"), "train": dict(
+        old.settings("train"), steps=32, output=str(tmp_path / "r.npz"))})
+    text = corpus.text_corpus(old.vocab_chars * 200)
+    trainer = build_trainer(cfg, text, resume=old)
+    assert trainer.step == 30 and len(list(trainer.run())) == 2

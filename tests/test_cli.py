@@ -17,7 +17,7 @@ def test_train_writes_checkpoints_and_reports_on_stderr(tmp_path, text_file, run
     assert result.stdout == ""
     assert "step 10: train" in result.stderr and "done at step 12" in result.stderr
     ckpt = checkpoint.load(tmp_path / "o.npz")
-    assert ckpt.meta["step"] == 12 and ckpt.meta["train"]["seed"] == 9
+    assert ckpt.step == 12 and ckpt.settings("train")["seed"] == 9
     assert (tmp_path / "o.best.npz").exists()
 
 
@@ -26,8 +26,8 @@ def test_set_overrides_any_key(tmp_path, text_file, runner):
     result = runner.invoke(main, ["train", "--config", str(cfg), "-q", "--steps", "2",
                                   "--set", "model.hidden_size=8", "--set", "model.num_layers=2"])
     assert result.exit_code == 0, result.output
-    meta = checkpoint.load(tmp_path / "model.npz").meta
-    assert meta["model"]["hidden_size"] == 8 and meta["model"]["num_layers"] == 2
+    ckpt = checkpoint.load(tmp_path / "model.npz")
+    assert ckpt.settings("model")["hidden_size"] == 8 and ckpt.spec.num_layers == 2
 
 
 def test_sample_prints_only_the_text(trained, runner):
@@ -169,12 +169,12 @@ def test_every_cell_trains_samples_evaluates_exports_and_resumes(tmp_path, text_
     result = runner.invoke(main, base + ["--steps", "10"])
     assert result.exit_code == 0, result.output
     ckpt = checkpoint.load(out)
-    assert ckpt.spec.cell == cell and ckpt.meta["step"] == 10
+    assert ckpt.spec.cell == cell and ckpt.step == 10
     assert ckpt.state.shape[-1] == 24 * len(ckpt.spec.cell_module.STATE)  # h (and c)
     result = runner.invoke(main, base + ["--steps", "20", "--resume"])
     assert result.exit_code == 0, result.output
     assert "resuming at step 10" in result.stderr
-    assert checkpoint.load(out).meta["step"] == 20
+    assert checkpoint.load(out).step == 20
     result = runner.invoke(main, ["sample", "--checkpoint", str(out), "--seed", "KING:",
                                   "--n", "30", "--random-seed", "2"])
     assert result.exit_code == 0, result.output
@@ -274,7 +274,7 @@ def test_json_reports_the_random_seed_that_repeats_a_sample(trained, runner):
 
 
 def test_sample_json_turns_non_finite_numbers_into_null():
-    from rnngen.generation import Sample
+    from rnngen.decoding import Sample
     s = Sample("a", "bc", False, 1, [float("-inf"), -1.0], [float("nan")])
     assert s.as_dict()["logprobs"] == [None, -1.0] and s.as_dict()["logprob"] is None
     json.dumps(s.as_dict(), allow_nan=False)

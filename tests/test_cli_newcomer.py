@@ -5,7 +5,7 @@ import math
 import pytest
 
 from conftest import write_config
-from rnngen import checkpoint, cli, resources
+from rnngen import checkpoint, cli, resources, threads
 from rnngen.cli import main
 
 
@@ -53,7 +53,7 @@ def test_train_by_config_name_writes_to_runs_and_says_how_to_sample(tmp_path, te
     first = result.stderr.splitlines()[:2]
     assert "runs/tiny.npz" in first[0]
     assert first[1].endswith("rnngen sample --checkpoint runs/tiny.npz")
-    assert checkpoint.load(tmp_path / "runs" / "tiny.npz").meta["step"] == 2
+    assert checkpoint.load(tmp_path / "runs" / "tiny.npz").step == 2
 
 
 def test_train_refuses_the_shipped_model_before_any_work(tmp_path, runner, monkeypatch):
@@ -74,7 +74,7 @@ def test_train_seed_is_a_usage_error_pointing_to_random_seed(tmp_path, text_file
     ok = runner.invoke(main, ["train", "--config", str(cfg), "--random-seed", "3", "-q",
                               "--steps", "1"])
     assert ok.exit_code == 0, ok.output
-    assert checkpoint.load(tmp_path / "model.npz").meta["train"]["seed"] == 3
+    assert checkpoint.load(tmp_path / "model.npz").settings("train")["seed"] == 3
 
 
 def test_a_bad_corpus_flag_is_named_as_the_flag(tmp_path, text_file, runner, trained):
@@ -103,7 +103,7 @@ def test_progress_without_a_terminal_is_plain_lines(tmp_path, text_file, runner)
 def test_a_resumed_run_shows_the_last_validation_loss(tmp_path, text_file, runner):
     cfg = write_config(tmp_path, text_file)
     assert runner.invoke(main, ["train", "--config", str(cfg), "-q", "--steps", "10"]).exit_code == 0
-    last = checkpoint.load(tmp_path / "model.npz").meta["history"][-1]["val_loss"]
+    last = checkpoint.load(tmp_path / "model.npz").history[-1]["val_loss"]
     result = runner.invoke(main, ["train", "--config", str(cfg), "--resume"])
     assert result.exit_code == 0, result.output
     assert f"last val {last:.4f} nats/char" in result.stderr
@@ -177,7 +177,7 @@ def test_threads_flag_and_environment_variable(trained, runner, monkeypatch):
     bad = runner.invoke(main, args, env={"RNNGEN_THREADS": "0"})
     assert bad.exit_code == 2 and "--threads" in bad.stderr
     seen = []
-    monkeypatch.setattr(cli, "set_thread_count", lambda n: seen.append(n) or True)
+    monkeypatch.setattr(threads, "set_thread_count", lambda n: seen.append(n) or True)
     assert runner.invoke(main, args, env={"RNNGEN_THREADS": "3"}).exit_code == 0
     assert seen == [3]
 
@@ -187,14 +187,15 @@ def test_info_describes_a_checkpoint_and_the_shipped_model(trained, runner):
     result = runner.invoke(main, ["info", str(ckpt), "--json"])
     assert result.exit_code == 0, result.output
     d = json.loads(result.stdout)
-    meta = checkpoint.load(ckpt).meta
+    loaded = checkpoint.load(ckpt)
     assert (d["cell"], d["hidden_size"], d["num_layers"]) == ("rnn", 16, 1)
     assert d["parameters"] == sum(p.size for p in checkpoint.load(ckpt).params.values())
-    assert d["vocab_size"] == len(meta["vocab"]) and d["steps"] == 20
-    assert d["corpus_sha256"] == meta["data"]["sha256"]
-    assert d["last_val_nats"] == meta["history"][-1]["val_loss"]
-    assert d["best_val_bits"] == pytest.approx(meta["best_val"] / math.log(2))
-    assert d["format_version"] == meta["version"] and d["config"]["train"]["steps"] == 20
+    assert d["vocab_size"] == len(loaded.vocab_chars) and d["steps"] == 20
+    assert d["corpus_sha256"] == loaded.corpus.sha256
+    assert d["last_val_nats"] == loaded.history[-1]["val_loss"]
+    assert d["best_val_bits"] == pytest.approx(loaded.best_val / math.log(2))
+    assert d["format_version"] == loaded.version == 3
+    assert d["config"]["train"]["steps"] == 20
     shipped = runner.invoke(main, ["info"])
     assert shipped.exit_code == 0
     assert "3 x 512 RNN" in shipped.stdout and "1,378,881" in shipped.stdout

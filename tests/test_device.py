@@ -6,14 +6,14 @@ import pytest
 from click.testing import CliRunner
 
 import fakedevice
-from conftest import make_text
-from rnngen import checkpoint, config, corpus, evaluation, generation
+from conftest import make_text, sample_text
+from rnngen import checkpoint, config, corpus, evaluation
 from rnngen.cli import main
 from rnngen.device import CPU, Device
 from rnngen.engine import layers, model
 from rnngen.engine.backend import xp_of
 from rnngen.engine.spec import ModelSpec
-from rnngen import session
+from rnngen.run import build_trainer
 
 FAKE = Device("fake", fakedevice)
 
@@ -69,7 +69,7 @@ def test_training_on_a_device_equals_the_cpu_with_the_same_masks(tmp_path, cell)
     text = corpus.text_corpus(make_text())
     runs = {}
     for name, where in (("cpu", CounterCPU("cpu", np)), ("fake", FAKE)):
-        trainer = session.start(small_cfg(tmp_path / name, cell), text, dtype=np.float64,
+        trainer = build_trainer(small_cfg(tmp_path / name, cell), text, dtype=np.float64,
                           device=where)
         stats = list(trainer.run())
         runs[name] = (trainer, [s.loss for s in stats])
@@ -84,7 +84,7 @@ def test_training_on_a_device_equals_the_cpu_with_the_same_masks(tmp_path, cell)
 
 
 def test_a_training_step_reads_back_only_the_loss_and_the_norm(tmp_path):
-    trainer = session.start(small_cfg(tmp_path, "lstm"), corpus.text_corpus(make_text()),
+    trainer = build_trainer(small_cfg(tmp_path, "lstm"), corpus.text_corpus(make_text()),
                       device=FAKE)
     inputs, targets, _ = trainer.batches.next(trainer.rng)
     assert isinstance(inputs, fakedevice.DeviceArray)  # batches gathered on the device
@@ -99,15 +99,14 @@ def test_checkpoints_cross_devices_both_ways(tmp_path, cell):
     """Trained on the device: the checkpoint is host NumPy, samples and scores the same
     on the CPU; a CPU checkpoint resumes on the device."""
     text = corpus.text_corpus(make_text())
-    trainer = session.start(small_cfg(tmp_path, cell, steps=12), text, dtype=np.float64,
+    trainer = build_trainer(small_cfg(tmp_path, cell, steps=12), text, dtype=np.float64,
                       device=FAKE)
     list(trainer.run())
     ckpt = checkpoint.load(tmp_path / "m.npz")
     assert all(type(v) is np.ndarray for v in ckpt.params.values())
     assert type(ckpt.state) is np.ndarray
     for temperature in (0, 0.8):
-        texts = ["".join(generation.sample_chars(ckpt, "KING:", 60, np.random.default_rng(4),
-                                                 temperature=temperature, device=where))
+        texts = [sample_text(ckpt, "KING:", 60, 4, where, temperature=temperature)
                  for where in (CPU, FAKE)]
         assert texts[0] == texts[1]
     sample = make_text(800, seed=5)
@@ -115,7 +114,7 @@ def test_checkpoints_cross_devices_both_ways(tmp_path, cell):
               for where in (CPU, FAKE)]
     assert scores[0] == pytest.approx(scores[1], rel=1e-10)
 
-    resumed = session.start(small_cfg(tmp_path, cell, steps=16), text, resume=ckpt, device=FAKE)
+    resumed = build_trainer(small_cfg(tmp_path, cell, steps=16), text, resume=ckpt, device=FAKE)
     assert resumed.step == 12 and isinstance(resumed.state, fakedevice.DeviceArray)
     assert list(resumed.run())[-1].step == 16
 
@@ -172,3 +171,54 @@ def test_scoring_on_a_device_sends_the_text_once_and_reads_a_sum_a_window(chars)
     # the parameters, then the text and the pieces' three bounds, whatever the length
     assert fakedevice.sends - sends == len(params) + 4
     assert fakedevice.reads - reads == windows
+
+
+def _fixture(cell):
+    from conftest import ROOT
+
+    return checkpoint.load(ROOT / "tests" / "data" / f"v2_{cell}.npz")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_batched_rows_on_a_device_equal_the_cpu(cell):
+    """The Decoder's rows (every rule, scores, stop texts) and beam search run with the
+    parameters' array module and give the CPU's text and log-probabilities."""
+    from rnngen import decoding
+
+    ckpt = _fixture(cell)
+    out = {}
+    for where in (CPU, FAKE):
+        model_ = decoding.Model.from_checkpoint(ckpt, where)
+        d = decoding.Decoding(60, num_samples=3, random_seed=5, stop="e")
+        rows = [s.as_dict() for s in decoding.samples(model_, "KING:", d, scores=True)]
+        decoder = decoding.Decoder(model_, scores=True)
+        for i, options in enumerate([dict(temperature=0), dict(top_k=4), dict(top_p=0.6),
+                                     dict(temperature=0.7)]):
+            decoder.add(decoding.Decoding(50, **options), "ROMEO:", np.random.default_rng(i))
+        while decoder.live:
+            decoder.step()
+        rows += [(r.ids, r.logprobs) for r in decoder.rows]
+        beams = decoding.samples(model_, "KING:", decoding.Decoding(
+            40, beam=3, num_samples=3, no_repeat_ngram=3), scores=True)
+        rows += [s.as_dict() for s in beams]
+        assert isinstance(model_.params["Whh0"], fakedevice.DeviceArray) == (where is FAKE)
+        out[where.name] = rows
+    assert out["cpu"] == out["fake"]
+
+
+def test_every_sample_path_takes_device_cuda(monkeypatch):
+    """--num-samples, --beam, --stop, --json and -0 no longer refuse a device: on the
+    stand-in device each prints what the CPU prints."""
+    from conftest import ROOT
+    from rnngen import device as devices
+
+    path = str(ROOT / "tests" / "data" / "v2_lstm.npz")
+    base = ["sample", "--checkpoint", path, "--n", "40", "--random-seed", "3"]
+    runs = [["--num-samples", "2"], ["--beam", "3", "--json"], ["--stop", "e"], ["-0"],
+            ["--json", "--top-k", "4"], []]
+    cpu = [CliRunner().invoke(main, base + extra) for extra in runs]
+    monkeypatch.setattr(devices, "select", lambda name: FAKE if name == "cuda" else CPU)
+    fake = [CliRunner().invoke(main, base + extra + ["--device", "cuda"]) for extra in runs]
+    for extra, a, b in zip(runs, cpu, fake):
+        assert a.exit_code == b.exit_code == 0, (extra, b.output)
+        assert a.stdout == b.stdout and b.stderr == "", extra

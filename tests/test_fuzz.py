@@ -5,15 +5,14 @@ is refused only when a plain reading refuses it too (or by one of rnngen's own
 rules), a checkpoint that loads can be used, and legal sampler flags work."""
 import math
 
-import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, edit_meta, make_text
-from rnngen import checkpoint, config, corpus, evaluation, generation, session
+from conftest import ROOT, edit_meta, make_text, sample_text
+from rnngen import checkpoint, config, corpus, decoding, evaluation
 from rnngen.cli import main
 from rnngen.config import SCHEDULES
 from rnngen.device import DEVICES
@@ -21,6 +20,7 @@ from rnngen.engine.cells import CELLS
 from rnngen.engine.model import INITS
 from rnngen.engine.optim import RULES
 from rnngen.errors import RnngenError
+from rnngen.run import build_trainer
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -191,15 +191,14 @@ def ckpt_bytes(tmp_path_factory):
     cfg = config.from_dict({"model": {"hidden_size": 8, "num_layers": 2},
                             "train": {"steps": 3, "batch_size": 2, "seq_length": 8,
                                       "eval_every": 3, "output": str(d / "m.npz")}})
-    trainer = session.start(cfg, corpus.text_corpus(make_text(1000)))
+    trainer = build_trainer(cfg, corpus.text_corpus(make_text(1000)))
     list(trainer.run())
     return (d / "m.npz").read_bytes()
 
 
 def use(ckpt):
     """What sample and eval do with a loaded checkpoint."""
-    rng = np.random.default_rng(0)
-    "".join(generation.sample_chars(ckpt, None, 5, rng))
+    "".join(decoding.stream(decoding.Model.from_checkpoint(ckpt), None, decoding.Decoding(5)))
     evaluation.checkpoint_score(ckpt, ckpt.vocab_chars * 2, "fuzz")
 
 
@@ -249,8 +248,7 @@ def test_sampler_options_from_the_library(ckpt_bytes, tmp_path, n, temperature, 
     path.write_bytes(ckpt_bytes)
     ckpt = checkpoint.load(path)
     try:
-        out = "".join(generation.sample_chars(ckpt, seed, n, np.random.default_rng(1),
-                                              temperature, top_k, top_p))
+        out = sample_text(ckpt, seed, n, 1, temperature=temperature, top_k=top_k, top_p=top_p)
     except RnngenError:
         return
     primed = 0 if "\n" in ckpt.vocab_chars else 1  # no seed: a line break, unprinted

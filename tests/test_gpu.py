@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import make_text, write_config
-from rnngen import checkpoint, config, corpus, generation
+from conftest import make_text, sample_text, write_config
+from rnngen import checkpoint, config, corpus
 from rnngen.cli import main
 from rnngen.device import CPU, select
 from rnngen.engine import model
+from rnngen.run import build_trainer
 from rnngen.engine.gradcheck import relative_error
 from rnngen.engine.spec import ModelSpec
 from rnngen.errors import DeviceError
-from rnngen import session
 
 pytestmark = pytest.mark.gpu
 
@@ -106,20 +106,20 @@ def test_float32_training_losses_agree_over_20_steps(gpu, tmp_path, cell):
     text = corpus.text_corpus(make_text(20000))
     losses = {}
     for name, where in (("cpu", CounterCPU("cpu", np)), ("gpu", gpu)):
-        trainer = session.start(_cfg(tmp_path / name, cell), text, device=where)
+        trainer = build_trainer(_cfg(tmp_path / name, cell), text, device=where)
         losses[name] = [s.loss for s in trainer.run()]
     np.testing.assert_allclose(losses["gpu"], losses["cpu"], atol=1e-4)
 
 
 def test_resume_on_the_gpu_is_bit_identical(gpu, tmp_path):
     text = corpus.text_corpus(make_text(20000))
-    straight = session.start(_cfg(tmp_path / "a", "lstm"), text, device=gpu)
+    straight = build_trainer(_cfg(tmp_path / "a", "lstm"), text, device=gpu)
     list(straight.run())
-    first = session.start(_cfg(tmp_path / "b", "lstm"), text, device=gpu)
+    first = build_trainer(_cfg(tmp_path / "b", "lstm"), text, device=gpu)
     for stats in first.run():
         if stats.step == 7:
             first.request_stop("test")
-    resumed = session.start(_cfg(tmp_path / "b", "lstm"), text, device=gpu,
+    resumed = build_trainer(_cfg(tmp_path / "b", "lstm"), text, device=gpu,
                       resume=checkpoint.load(tmp_path / "b" / "m.npz"))
     list(resumed.run())
     for name, w in straight.params.items():
@@ -135,7 +135,7 @@ def test_cli_train_resume_sample_eval_on_the_gpu(gpu, tmp_path, text_file, cell)
         result = runner.invoke(main, ["train", "--config", str(cfg), "--device", "cuda", "-q"]
                                + extra)
         assert result.exit_code == 0, result.output
-    assert checkpoint.load(out).meta["step"] == 30
+    assert checkpoint.load(out).step == 30
     texts = []
     for where in ("cuda", "cpu"):
         result = runner.invoke(main, ["sample", "--checkpoint", out, "--seed", "KING:", "--n",
@@ -157,7 +157,5 @@ def test_cli_train_resume_sample_eval_on_the_gpu(gpu, tmp_path, text_file, cell)
 def test_gpu_sampling_matches_the_cpu_at_temperature_zero(gpu):
     from rnngen import resources
     ckpt = checkpoint.load(resources.shipped_model())
-    texts = ["".join(generation.sample_chars(ckpt, "ROMEO:", 200, np.random.default_rng(0),
-                                             temperature=0, device=where))
-             for where in (CPU, gpu)]
+    texts = [sample_text(ckpt, "ROMEO:", 200, 0, where, temperature=0) for where in (CPU, gpu)]
     assert texts[0] == texts[1]

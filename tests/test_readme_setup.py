@@ -57,5 +57,5 @@ def test_the_readme_training_command_interrupted_leaves_the_shipped_model(tmp_pa
     assert "stopped by SIGINT" in stderr
     assert "runs/shakespeare.npz" in lines[0]
     run = tmp_path / "runs" / "shakespeare.npz"
-    assert checkpoint.load(run).meta["step"] >= 1
+    assert checkpoint.load(run).step >= 1
     assert checkpoint.load(shipped).meta.get("weights_only")  # still the exported model

@@ -85,7 +85,7 @@ def test_page_numbers_are_a_forward_pass(tmp_path, runner, cell):
     hs, probs = [], []
     for i in ids:
         z = stepper.step(np.array([i]))[0].astype(np.float64)  # (V,)
-        hs.append(stepper.h[:, 0, :])  # (L, H)
+        hs.append(stepper.state[:, 0, :spec.hidden_size].copy())  # (L, H): each layer's h
         p = np.exp(z - z.max())
         probs.append(p / p.sum())
     hs, probs = np.array(hs), np.array(probs)  # (T, L, H), (T, V)
@@ -136,7 +136,7 @@ def trained(tmp_path_factory):
 
 def test_curves_points_are_the_history(trained):
     ckpt_path, page_path, _, _ = trained
-    history = checkpoint.load(ckpt_path).meta["history"]
+    history = checkpoint.load(ckpt_path).history
     assert [h["step"] for h in history] == [10, 20, 30]
     html = page_path.read_text(encoding="utf-8")
     svgs = re.findall(r"<svg class=\"curve\"(.*?)</svg>", html, re.S)

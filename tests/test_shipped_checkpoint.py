@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, sample_text
 from rnngen import checkpoint, corpus, evaluation
 
 SHIPPED = ROOT / "checkpoints" / "shakespeare.npz"
@@ -38,9 +38,7 @@ BEFORE_CELLS = {
 
 @pytest.mark.parametrize("temperature", sorted(BEFORE_CELLS))
 def test_version_1_checkpoint_samples_as_before_the_cell_interface(temperature):
-    from rnngen import generation
     ckpt = checkpoint.load(SHIPPED)
-    assert ckpt.meta["version"] == 1 and ckpt.spec.cell == "rnn"
-    text = "".join(generation.sample_chars(ckpt, "ROMEO:", 120, np.random.default_rng(3),
-                                           temperature=temperature))
+    assert ckpt.version == 1 and ckpt.spec.cell == "rnn"
+    text = sample_text(ckpt, "ROMEO:", 120, 3, temperature=temperature)
     assert text == BEFORE_CELLS[temperature]

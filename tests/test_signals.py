@@ -39,7 +39,7 @@ def test_signal_writes_a_checkpoint_that_resumes_to_the_same_weights(tmp_path, t
         pytest.skip("training finished before the signal arrived")
     assert proc.returncode == code, err
     assert "checkpoint written to" in err and "--resume" in err and "Traceback" not in err
-    stopped_at = checkpoint.load(tmp_path / "b.npz").meta["step"]
+    stopped_at = checkpoint.load(tmp_path / "b.npz").step
     assert 0 < stopped_at < steps
 
     resumed = subprocess.run(train_cmd(cfg, "--resume"), capture_output=True, text=True)
@@ -93,7 +93,7 @@ def test_kill_9_during_checkpoint_writes_never_leaves_it_unreadable(tmp_path):
         proc.kill()
         proc.wait()
         ckpt = checkpoint.load(path)
-        step = ckpt.meta["step"]
+        step = ckpt.step
         assert (ckpt.params["by"] == step).all()  # arrays and metadata from the same write
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "c.npz"]
     assert all(name.startswith(".c.npz.") for name in leftovers)  # only temp files, if any

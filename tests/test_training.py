@@ -4,9 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from rnngen import checkpoint, config, corpus, generation
+from conftest import sample_text
+from rnngen import checkpoint, config, corpus
+from rnngen.run import build_trainer
 from rnngen.errors import CheckpointError, CorpusError, TrainingDiverged
-from rnngen import session
 from rnngen.training import Batches, best_path
 
 
@@ -29,28 +30,26 @@ def run(trainer):
 def test_hello_learns_the_classic_example(tmp_path, cell):
     cfg = small_config(tmp_path, steps=300, seq_length=10)
     cfg.model.cell = cell
-    trainer = session.start(cfg, corpus.text_corpus("hello" * 300))
+    trainer = build_trainer(cfg, corpus.text_corpus("hello" * 300))
     stats = run(trainer)
     assert stats[-1].loss < 0.1
     ckpt = trainer.checkpoint()
-    rng = np.random.default_rng(0)
     for seed, expect in (("hel", "l"), ("hell", "o"), ("h", "e"), ("he", "l")):
-        out = "".join(generation.sample_chars(ckpt, seed, 1, rng, temperature=0,
-                                              saved_state=False))
+        out = sample_text(ckpt, seed, 1, 0, temperature=0, fresh_state=True)
         assert out == seed + expect, (seed, out)
 
 
 def test_loss_falls_and_validation_is_recorded(tmp_path):
     from conftest import make_text
-    trainer = session.start(small_config(tmp_path, steps=60), corpus.text_corpus(make_text()))
+    trainer = build_trainer(small_config(tmp_path, steps=60), corpus.text_corpus(make_text()))
     stats = run(trainer)
     assert stats[0].loss == pytest.approx(math.log(len(trainer.corpus.vocab)), abs=0.15)
     vals = [s.val_loss for s in stats if s.val_loss is not None]
     assert len(vals) == 6 and vals[-1] < vals[0] - 0.5
     assert [h["step"] for h in trainer.history] == [10, 20, 30, 40, 50, 60]
-    assert checkpoint.load(tmp_path / "m.npz").meta["step"] == 60
+    assert checkpoint.load(tmp_path / "m.npz").step == 60
     best = checkpoint.load(best_path(tmp_path / "m.npz"))
-    assert best.meta["best_val"] == pytest.approx(min(vals))
+    assert best.best_val == pytest.approx(min(vals))
 
 
 def test_batches_cover_streams_and_carry_positions():
@@ -71,7 +70,7 @@ def test_batches_cover_streams_and_carry_positions():
 
 def test_corpus_shorter_than_a_batch(tmp_path):
     with pytest.raises(CorpusError, match="fewer than one batch needs"):
-        session.start(small_config(tmp_path, batch_size=64, seq_length=100),
+        build_trainer(small_config(tmp_path, batch_size=64, seq_length=100),
                 corpus.text_corpus("short text " * 10))
 
 
@@ -86,16 +85,16 @@ def test_resume_reaches_the_same_weights(tmp_path, dropout, layers, skip):
         cfg.model.dropout, cfg.model.num_layers, cfg.model.skip = dropout, layers, skip
         cfgs.append(cfg)
     cfg, cfg_b = cfgs
-    straight = session.start(cfg, text)
+    straight = build_trainer(cfg, text)
     run(straight)
     assert ("Wsy0" in straight.params) == skip
 
-    first = session.start(cfg_b, text)
+    first = build_trainer(cfg_b, text)
     for stats in first.run():
         if stats.step == 13:  # not a validation step
             first.request_stop("test")
     assert first.step == 13
-    resumed = session.start(cfg_b, text, resume=checkpoint.load(cfg_b.train.output))
+    resumed = build_trainer(cfg_b, text, resume=checkpoint.load(cfg_b.train.output))
     assert resumed.step == 13
     run(resumed)
     for name, w in straight.params.items():
@@ -110,9 +109,9 @@ def test_resume_reaches_the_same_weights(tmp_path, dropout, layers, skip):
     cfg_b.model.skip = not skip
     if layers > 1:  # skips change the model
         with pytest.raises(CheckpointError, match="model.skip"):
-            session.start(cfg_b, text, resume=checkpoint.load(cfg_b.train.output))
+            build_trainer(cfg_b, text, resume=checkpoint.load(cfg_b.train.output))
     else:  # one layer has nothing to skip
-        assert session.start(cfg_b, text, resume=checkpoint.load(cfg_b.train.output)).step == 30
+        assert build_trainer(cfg_b, text, resume=checkpoint.load(cfg_b.train.output)).step == 30
 
 
 @pytest.mark.parametrize("cell, optimizer, extra", [
@@ -129,13 +128,13 @@ def test_resume_is_exact_for_every_cell_and_optimizer(tmp_path, cell, optimizer,
         cfg = small_config(tmp_path / run_dir, steps=24, optimizer=optimizer, **extra)
         cfg.model.cell, cfg.model.num_layers, cfg.model.dropout = cell, 2, 0.1
         cfgs.append(cfg)
-    straight = session.start(cfgs[0], text)
+    straight = build_trainer(cfgs[0], text)
     run(straight)
-    first = session.start(cfgs[1], text)
+    first = build_trainer(cfgs[1], text)
     for stats in first.run():
         if stats.step == 11:
             first.request_stop("test")
-    resumed = session.start(cfgs[1], text, resume=checkpoint.load(cfgs[1].train.output))
+    resumed = build_trainer(cfgs[1], text, resume=checkpoint.load(cfgs[1].train.output))
     assert resumed.step == 11
     run(resumed)
     slots = straight.update.state
@@ -151,7 +150,7 @@ def test_resume_is_exact_for_every_cell_and_optimizer(tmp_path, cell, optimizer,
 
 def test_divergence_stops_before_touching_the_weights(tmp_path):
     from conftest import make_text
-    trainer = session.start(small_config(tmp_path, steps=25), corpus.text_corpus(make_text()))
+    trainer = build_trainer(small_config(tmp_path, steps=25), corpus.text_corpus(make_text()))
     stats = trainer.run()
     for _ in range(21):
         next(stats)
@@ -163,7 +162,7 @@ def test_divergence_stops_before_touching_the_weights(tmp_path):
     for k in good:
         if k != "Why":
             np.testing.assert_array_equal(trainer.params[k], good[k])
-    assert checkpoint.load(tmp_path / "m.npz").meta["step"] == 20  # last good one kept
+    assert checkpoint.load(tmp_path / "m.npz").step == 20  # last good one kept
 
 
 @pytest.mark.parametrize("groups", [2, 3])
@@ -177,7 +176,7 @@ def test_streams_split_across_threads_train_as_one_batch(tmp_path, groups):
     for workers in (threads.Workers(1), threads.Workers(groups)):
         cfg = small_config(tmp_path / str(workers.groups), steps=12, batch_size=7)
         cfg.model.num_layers, cfg.model.dropout, cfg.model.weight_drop = 2, 0.2, 0.1
-        trainer = session.start(cfg, text, dtype=np.float64)
+        trainer = build_trainer(cfg, text, dtype=np.float64)
         trainer.workers = workers
         run(trainer)
         trainers.append(trainer)
@@ -193,11 +192,11 @@ def test_streams_split_across_threads_train_as_one_batch(tmp_path, groups):
 def test_resume_with_another_batch_shape_starts_a_fresh_epoch_with_zero_state(tmp_path):
     from conftest import make_text
     text = corpus.text_corpus(make_text())
-    first = session.start(small_config(tmp_path, steps=12), text)
+    first = build_trainer(small_config(tmp_path, steps=12), text)
     run(first)
     ckpt = checkpoint.load(tmp_path / "m.npz")
     cfg = small_config(tmp_path, steps=20, batch_size=6, seq_length=9)
-    resumed = session.start(cfg, text, resume=ckpt)
+    resumed = build_trainer(cfg, text, resume=ckpt)
     assert resumed.step == 12
     for name, w in ckpt.params.items():  # the weights and optimizer carry over
         np.testing.assert_array_equal(resumed.params[name], w)

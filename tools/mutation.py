@@ -56,7 +56,7 @@ TARGETS = {
     "engine/model": ENGINE_TESTS,
     "engine/optim": ["tests/test_optim.py"],
     "engine/cells/__init__": ENGINE_TESTS,
-    "engine/cells/init": ENGINE_TESTS,
+    "engine/cells/weights": ENGINE_TESTS,
     "engine/cells/rnn": ENGINE_TESTS,
     "engine/cells/lstm": ENGINE_TESTS,
     "engine/cells/gru": ENGINE_TESTS,

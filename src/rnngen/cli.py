@@ -9,15 +9,16 @@ import os
 import shlex
 import signal
 import sys
-import time
+from dataclasses import fields
 
 import click
 from click.core import ParameterSource
 
 from . import __version__, checkpoint, config, decoding, device, resources
-from .console import data_out, fill_closed_std_fds, say, show_training, stdout_failed
+from .console import (data_out, fill_closed_std_fds, say, show_training, stdout_failed,
+                      write_samples, write_stream)
 from .errors import OptionError, RnngenError
-from .run import DEFAULT_CONFIG
+from .resources import DEFAULT_CONFIG
 from .threads import use as use_threads
 
 SHIPPED_MODEL_HELP = "the shipped model"  # resources.shipped_model()
@@ -203,13 +204,8 @@ def _finite_float(ctx, param, value):
     return value
 
 
-# decoding.Decoding's options, as sample's flags
-SAMPLE_FLAGS = {"n": "--n", "temperature": "--temperature", "top_k": "--top-k",
-                "top_p": "--top-p", "beam": "--beam", "length_norm": "--length-norm",
-                "no_repeat_ngram": "--no-repeat-ngram", "stop": "--stop",
-                "num_samples": "--num-samples", "random_seed": "--random-seed",
-                "fresh_state": "--fresh-state"}
-SEPARATOR = "%%"  # the line between plain-text samples
+# decoding.Decoding's options, as sample's flags: top_k is --top-k
+SAMPLE_FLAGS = {f.name: "--" + f.name.replace("_", "-") for f in fields(decoding.Decoding)}
 
 
 @main.command()
@@ -275,40 +271,12 @@ def sample(ctx, ckpt_path, seed_text, threads, device_name, as_json, null, **opt
     note(use_threads(threads))
     try:
         if as_json or null or dec.num_samples > 1 or dec.beam:
-            _write_samples(out, decoding.samples(model, seed_text, dec, scores=as_json),
-                           dec.settings(ckpt_path), as_json, null)
+            write_samples(out, decoding.samples(model, seed_text, dec, scores=as_json),
+                          dec.settings(ckpt_path), as_json, null)
         else:
-            _write_stream(out, decoding.stream(model, seed_text, dec,
-                                               one_thread=threads is None))
+            write_stream(out, decoding.stream(model, seed_text, dec, one_thread=threads is None))
     except OSError as e:
         stdout_failed(e)
-
-
-def _write_stream(out, pieces):
-    pending = 0
-    for piece in pieces:
-        out.write(piece)
-        pending += 1
-        if piece == "\n" or pending >= 256:  # stream by the line, without a flush per char
-            out.flush()
-            pending = 0
-    if out.isatty():
-        out.write("\n")
-    out.flush()
-
-
-def _write_samples(out, samples, settings, as_json, null):
-    """Whole samples, one by one: JSON lines, NUL-ended, or plain text between %% lines."""
-    for i, s in enumerate(samples):
-        if as_json:
-            out.write(json.dumps(dict(s.as_dict(), index=i, settings=settings),
-                                 allow_nan=False) + "\n")
-        elif null:
-            out.write(s.seed + s.text + "\0")
-        else:  # one sample ends as sample's plain text does; several end each line
-            end = "\n" if len(samples) > 1 or out.isatty() else ""
-            out.write((SEPARATOR + "\n" if i else "") + s.seed + s.text + end)
-        out.flush()
 
 
 # -- export -------------------------------------------------------------------

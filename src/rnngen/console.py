@@ -2,6 +2,7 @@
 checked before any work; stderr for messages and progress, best effort; and the
 training progress display (a live bar on a terminal, plain lines in a log).
 """
+import json
 import math
 import os
 import sys
@@ -11,6 +12,7 @@ from .errors import RnngenError
 
 PROGRESS_LINES = 20  # without a terminal, a plain progress line every 1/20 of the run...
 PROGRESS_SECONDS = 60  # ...or every minute, whichever comes first
+SEPARATOR = "%%"  # the line between plain-text samples
 
 
 class _BestEffort:
@@ -132,3 +134,31 @@ def show_training(r, quiet, with_report=False):
             bar.update(1)
     finally:
         bar.close()
+
+
+def write_stream(out, pieces):
+    """Text as it is made: flushed by the line, a newline at the end on a terminal."""
+    pending = 0
+    for piece in pieces:
+        out.write(piece)
+        pending += 1
+        if piece == "\n" or pending >= 256:  # stream by the line, without a flush per char
+            out.flush()
+            pending = 0
+    if out.isatty():
+        out.write("\n")
+    out.flush()
+
+
+def write_samples(out, samples, settings, as_json, null):
+    """Whole samples, one by one: JSON lines, NUL-ended, or plain text between %% lines."""
+    for i, s in enumerate(samples):
+        if as_json:
+            out.write(json.dumps(dict(s.as_dict(), index=i, settings=settings),
+                                 allow_nan=False) + "\n")
+        elif null:
+            out.write(s.seed + s.text + "\0")
+        else:  # one sample ends as sample's plain text does; several end each line
+            end = "\n" if len(samples) > 1 or out.isatty() else ""
+            out.write((SEPARATOR + "\n" if i else "") + s.seed + s.text + end)
+        out.flush()

@@ -140,21 +140,27 @@ class Decoding:
 
 
 class Model:
-    """A checkpoint's model on a device, ready to decode (what a server keeps loaded)."""
+    """A model on a device, ready to decode (what a server keeps loaded): its
+    description, parameters (host arrays, copied to the device), vocabulary and the
+    (L, S*H) state a stream starts from (None: zeros)."""
 
-    def __init__(self, ckpt, device=CPU):
-        self.checkpoint, self.spec, self.device = ckpt, ckpt.spec, device
-        self.vocab = Vocabulary(ckpt.vocab_chars)
-        self.params = {k: device.to_device(v) for k, v in ckpt.params.items()}
-        # one stream's carried state (L, S*H): stream 0 of training's last batch, as
-        # char-rnn's sampler started
-        self.saved_state = ckpt.state[:, 0, :] if ckpt.state is not None else None
+    def __init__(self, spec, params, vocab_chars, saved_state=None, device=CPU):
+        self.spec, self.device = spec, device
+        self.vocab = Vocabulary(vocab_chars)
+        self.params = {k: device.to_device(v) for k, v in params.items()}
+        self.saved_state = saved_state
+
+    @classmethod
+    def from_checkpoint(cls, ckpt, device=CPU):
+        # a stream starts from stream 0 of training's last batch, as char-rnn's sampler did
+        state = ckpt.state[:, 0, :] if ckpt.state is not None else None
+        return cls(ckpt.spec, ckpt.params, ckpt.vocab_chars, state, device)
 
     @classmethod
     def load(cls, path, device=CPU):
         from . import checkpoint
 
-        return cls(checkpoint.load(path), device)
+        return cls.from_checkpoint(checkpoint.load(path), device)
 
     def start_state(self, fresh=False):
         """The (L, S*H) state a stream starts from (host), or None for zeros."""
@@ -239,6 +245,8 @@ class Decoder:
         self.model, self.scores = model, scores
         self.rows = []
         self.stepper = sampling.Stepper(model.spec, model.params, streams=0, rowwise=rowwise)
+        self._feed = np.zeros(0, dtype=np.intp)  # (N,) the id each row reads next
+        self._plan = None
 
     def add(self, decoding, seed=None, rng=None, key=None, random_seed=None):
         """A new row for ``decoding`` primed with ``seed`` (see Model.seed_ids), drawing
@@ -264,6 +272,8 @@ class Decoder:
                 r.last = r.seed_ids[-1]
                 r.done = r.decoding.n == 0
             self.rows += group
+            self._feed = np.append(self._feed, [r.last for r in group])
+        self._plan = None
         return rows
 
     def _row(self, decoding, seed, rng, key, random_seed):
@@ -285,6 +295,8 @@ class Decoder:
         i = self.rows.index(row)
         del self.rows[i]
         self.stepper.keep([j for j in range(len(self.rows) + 1) if j != i])
+        self._feed = np.delete(self._feed, i)
+        self._plan = None
 
     @property
     def live(self):
@@ -295,41 +307,33 @@ class Decoder:
         """One character for every live row -> [(row, id)]. A row that reaches its n
         characters or its stop text is done: it stays in the batch, unchanged, until
         removed (so the batch's shape, and with it the rows' rounding, stays put)."""
-        rows = self.rows
-        live = [i for i, r in enumerate(rows) if not r.done]
-        if not live:
+        plan = self._plan or self._make_plan()
+        if not plan.live:
             return []
-        st = self.stepper
-        xp, by = st.xp, st.by
-        st.advance([r.last for r in rows])
+        rows, st = self.rows, self.stepper
+        st.advance(self._feed)
         z = st.decode(st.logits)  # (N, V) the logits less the decoder bias
-        groups = {"gumbel": [], "greedy": [], "draw": []}
-        for i in live:
-            groups[rows[i].decoding.rule].append(i)
-        clean = z + by if self.scores or groups["greedy"] or groups["draw"] else None
+        clean = z + st.by if self.scores or plan.greedy or plan.draw else None
         chosen = {}
-        if groups["gumbel"]:
-            chosen.update(zip(groups["gumbel"], self._gumbel(z, groups["gumbel"])))
-        if groups["greedy"]:
-            at = groups["greedy"]
-            picked = to_host(clean[xp.asarray(at)].argmax(axis=1)) if len(at) < len(rows) \
-                else to_host(clean.argmax(axis=1))
-            chosen.update(zip(at, picked.tolist()))
-        if groups["draw"]:
-            at = groups["draw"]
-            host = to_host(clean[xp.asarray(at)])
-            for j, i in enumerate(at):
+        if plan.gumbel:
+            chosen.update(zip(plan.gumbel, self._gumbel(z, plan)))
+        if plan.greedy:
+            picked = _rows(clean, plan.at["greedy"]).argmax(axis=1)
+            chosen.update(zip(plan.greedy, to_host(picked).tolist()))
+        if plan.draw:
+            host = to_host(_rows(clean, plan.at["draw"]))
+            for j, i in enumerate(plan.draw):
                 d = rows[i].decoding
                 chosen[i] = sampling.draw(host[j], rows[i].rng, d.sampling_temperature,
                                           d.top_k or 0, 1.0 if d.top_p is None else d.top_p)
-        ids = [int(chosen[i]) for i in live]
+        ids = [chosen[i] for i in plan.live]
         if self.scores:
-            lp = sampling.log_softmax_at(to_host(clean[xp.asarray(live)]), ids)
+            lp = sampling.log_softmax_at(to_host(_rows(clean, plan.at["live"])), ids)
         out = []
-        for j, (i, idx) in enumerate(zip(live, ids)):
+        for j, (i, idx) in enumerate(zip(plan.live, ids)):
             row = rows[i]
             row.ids.append(idx)
-            row.last = idx
+            row.last = self._feed[i] = idx
             if self.scores:
                 row.logprobs.append(float(lp[j]))
             stop = row.stop_ids
@@ -337,26 +341,41 @@ class Decoder:
                 row.stopped = row.done = True
             elif len(row.ids) >= row.decoding.n:
                 row.done = True
+            if row.done:
+                self._plan = None
             out.append((row, idx))
         return out
 
-    def _gumbel(self, z, at):
-        """The ids chosen for rows ``at`` (gumbel rule): argmax of logits plus noise."""
+    def _make_plan(self):
+        """Which rows are live and how each chooses, kept until a row joins, leaves
+        or finishes (so a step does not ask every row again)."""
+        rows, xp = self.rows, self.stepper.xp
+        live = [i for i, r in enumerate(rows) if not r.done]
+        rules = {"gumbel": [], "greedy": [], "draw": []}
+        for i in live:
+            rules[rows[i].decoding.rule].append(i)
+
+        def where(idx):  # None: every row, in order (no gather needed)
+            return None if len(idx) == len(rows) else xp.asarray(np.asarray(idx, np.intp))
+
+        at = {name: where(idx) for name, idx in dict(rules, live=live).items()}
+        self._plan = _Plan(live, rules["gumbel"], rules["greedy"], rules["draw"], at)
+        return self._plan
+
+    def _gumbel(self, z, plan):
+        """The ids chosen for the gumbel rows: argmax of logits plus their noise."""
         rows, xp = self.rows, self.stepper.xp
         noise = []
-        for i in at:
-            row, t = rows[i], len(rows[i].ids)
-            if t % sampling.BLOCK == 0:
-                block = sampling.gumbel_block(row.rng, row.decoding.sampling_temperature,
-                                              self.stepper.by)
-                row.noise = xp.asarray(block)
-            noise.append(row.noise[t % sampling.BLOCK])
-        if len(at) == len(rows):  # every row: add in place, no gather
-            noisy = z
-            noisy += noise[0] if len(noise) == 1 else xp.stack(noise)
-        else:
-            noisy = z[xp.asarray(at)]
-            noisy += xp.stack(noise)
+        for i in plan.gumbel:
+            row = rows[i]
+            t = len(row.ids) % sampling.BLOCK
+            if t == 0:
+                row.noise = xp.asarray(sampling.gumbel_block(
+                    row.rng, row.decoding.sampling_temperature, self.stepper.by))
+            noise.append(row.noise[t])
+        at = plan.at["gumbel"]
+        noisy = z if at is None else z[at]  # every row: add in place, no gather
+        noisy += noise[0] if len(noise) == 1 else xp.stack(noise)
         return to_host(noisy.argmax(axis=1)).tolist()
 
     def sample(self, row, seed_scores=None):
@@ -368,6 +387,19 @@ class Decoder:
             sample.seed_logprobs = _seed_scores(self.model, row.seed, row.seed_ids,
                                                 row.decoding.fresh_state, seed_scores)
         return sample
+
+
+@dataclass
+class _Plan:
+    live: list  # rows that take a character at the next step (indices into rows)
+    gumbel: list  # the live rows of each rule
+    greedy: list
+    draw: list
+    at: dict  # rule (or "live") -> device indices of its rows, or None for every row
+
+
+def _rows(a, at):
+    return a if at is None else a[at]
 
 
 def _stack_states(spec, states):

@@ -38,10 +38,16 @@ class Inside:
     def hidden_size(self):
         return self.acts.shape[2]
 
+    def best_unit(self):
+        """(layer, index) of the unit that tracks a feature best (0, 0 when none does)."""
+        return (self.ranked[0].layer, self.ranked[0].unit) if self.ranked else (0, 0)
+
+    def shown_unit(self, unit=None):
+        """The unit to show first: ``unit`` (checked), or the best one when None."""
+        return self.best_unit() if unit is None else self.check_unit(unit)
+
     def check_unit(self, unit):
-        """unit (layer, index) or None -> (layer, index): None means the top-ranked one."""
-        if unit is None:
-            return (self.ranked[0].layer, self.ranked[0].unit) if self.ranked else (0, 0)
+        """OptionError unless unit (layer, index) is one of this model's; returns it."""
         layer, index = unit
         L, H = self.num_layers, self.hidden_size
         if not (0 <= layer < L and 0 <= index < H):

@@ -46,7 +46,7 @@ class Looked:
     def write(self, path, unit=None):
         """Write the page to path (never over what it read); returns the unit shown
         first, (layer, index)."""
-        shown = self.inside.check_unit(unit)
+        shown = self.inside.shown_unit(unit)
         write(path, page(self.checkpoint, self.inside, shown, name=self.name), self.reads)
         return shown
 
@@ -90,7 +90,7 @@ def for_training_or_warning(trainer):
 
 def page(ckpt, look, unit=None, name="checkpoint"):
     """The whole page as a string. look: inside.Inside; unit (layer, index) shown first."""
-    layer, index = look.check_unit(unit)
+    layer, index = look.shown_unit(unit)
     parts = {
         "title": html.escape(f"rnngen report: {name}"),
         "name": html.escape(str(name)),
@@ -268,7 +268,7 @@ def samples(ckpt):
     """Samples at SAMPLE_TEMPERATURES, each from the same fixed seed, primed with a
     newline (a new line, or speech) when the vocabulary has one."""
     prime = "\n" if "\n" in ckpt.vocab_chars else None
-    model, out = decoding.Model(ckpt), []
+    model, out = decoding.Model.from_checkpoint(ckpt), []
     for temperature in SAMPLE_TEMPERATURES:
         settings = decoding.Decoding(SAMPLE_CHARS, temperature, random_seed=SAMPLE_SEED)
         text = "".join(decoding.stream(model, prime, settings, one_thread=False))
@@ -337,7 +337,7 @@ def shade(v):
 def terminal_view(look, unit, colour):
     """The passage shaded by one unit's activation: ANSI 24-bit background colours when
     colour is True, else the plain passage. Returns (text, a one-line legend)."""
-    layer, index = look.check_unit(unit)
+    layer, index = look.shown_unit(unit)
     a = look.acts[:, layer, index]
     top = float(np.abs(a).max()) or 1.0
     ranked = next((r for r in look.ranked if (r.layer, r.unit) == (layer, index)), None)

@@ -15,6 +15,7 @@ from pathlib import Path
 from .errors import CheckpointError, ConfigError
 
 RUNS_DIR = "runs"  # relative to the current directory
+DEFAULT_CONFIG = "shakespeare.yaml"  # the shipped config `train` uses when given none
 SHIPPED_MODEL = "shakespeare.npz"
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import allocator, checkpoint, config, corpus, outputs, resources, sizing
+from .resources import DEFAULT_CONFIG
 from .threads import Workers, groups_for, use as use_threads
 from .device import select as select_device
 from .engine import model
@@ -32,7 +33,6 @@ from .engine.spec import ModelSpec
 from .errors import CheckpointError, CorpusError
 from .training import Batches, Trainer, best_path
 
-DEFAULT_CONFIG = "shakespeare.yaml"  # a shipped config, found by name
 # where a setting came from, as messages name it; prepare(origins=...) may say "--output"
 ORIGINS = {"train.output": "--output or train.output", "data.corpus": "data.corpus in the config"}
 

@@ -84,7 +84,7 @@ def best_path(output):
 
 
 class Trainer:
-    """Steps a model through its batches, validates and checkpoints (session.start
+    """Steps a model through its batches, validates and checkpoints (run.build_trainer
     builds one: data, device, a fresh or resumed model, threads).
 
     Parameters, optimizer state, the carried state and the batches live on

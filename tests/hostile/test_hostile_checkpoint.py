@@ -192,6 +192,22 @@ def test_broken_training_state_is_refused_on_resume(w, tmp_path, name, edit, fra
     assert digest(path) == before and not out.exists()
 
 
+@pytest.mark.parametrize("name, extra, fragment", [
+    ("another vocabulary", ["--corpus", "xyz"], "vocabulary differs"),
+    ("another shape", ["--set", "model.num_layers=2"],
+     "the checkpoint has model.num_layers = 1 but the config says 2"),
+    ("another cell", ["--set", "model.cell=gru"], "model.cell = rnn but the config says gru"),
+])
+def test_a_checkpoint_of_another_run_is_refused_on_resume(w, tmp_path, name, extra, fragment):
+    extra = [str(w.file("xyz.txt", "xyz" * 3000)) if a == "xyz" else a for a in extra]
+    before = digest(w.ckpt)
+    out = tmp_path / "out.npz"
+    result = cli(["train", "--config", w.cfg, "--resume", w.ckpt, "--output", out, "-q",
+                  *extra])
+    assert_error(result, fragment)
+    assert digest(w.ckpt) == before and not out.exists()
+
+
 @pytest.mark.parametrize("device, fragment", [
     ("/dev/zero", "is not a regular file"),
     ("/dev/null", "is not a regular file"),

@@ -48,14 +48,14 @@ def test_a_stale_lock_file_from_a_dead_run_does_not_block(w, tmp_path):
     out = tmp_path / "m.npz"
     lock.lock_path(out).write_text("999999999\n")
     assert_ok(cli(["train", "--config", w.cfg, "--output", out, "-q"]))
-    assert checkpoint.load(out).meta["step"] == 2
+    assert checkpoint.load(out).step == 2
 
 
 def test_the_lock_is_released_when_a_run_ends(w, tmp_path):
     out = tmp_path / "m.npz"
     assert_ok(cli(["train", "--config", w.cfg, "--output", out, "--steps", 2, "-q"]))
     assert_ok(cli(["train", "--config", w.cfg, "--output", out, "--steps", 4, "-q", "--resume"]))
-    assert checkpoint.load(out).meta["step"] == 4
+    assert checkpoint.load(out).step == 4
 
 
 def test_a_failed_run_releases_its_lock(w, tmp_path):
@@ -93,7 +93,7 @@ def test_two_live_runs_on_one_output(w, tmp_path):
     finally:  # (it may still be starting: its signal handlers are not always in place)
         first.terminate()
         first.communicate(timeout=60)
-    assert checkpoint.load(out).meta["step"] > 0
+    assert checkpoint.load(out).step > 0
 
 
 def wait_for_locks(run, *outputs):

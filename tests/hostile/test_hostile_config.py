@@ -168,7 +168,7 @@ def test_valid_yaml_in_unusual_form_trains(w, tmp_path, name, text):
     assert_ok(result)
     assert out.exists()
     from rnngen import checkpoint
-    assert checkpoint.load(out).meta["train"]["steps"] == 2
+    assert checkpoint.load(out).settings("train")["steps"] == 2
 
 
 @pytest.mark.parametrize("value, fragment", [

@@ -138,9 +138,9 @@ def expected(text):
 
 
 def recorded(out):
-    meta = checkpoint.load(out).meta
-    return {"sha256": meta["data"]["sha256"], "chars": meta["data"]["chars"],
-            "vocab": meta["vocab"]}
+    ckpt = checkpoint.load(out)
+    return {"sha256": ckpt.corpus.sha256, "chars": ckpt.corpus.chars,
+            "vocab": ckpt.vocab_chars}
 
 
 @pytest.mark.parametrize("how", ["file", "fifo"])

@@ -175,7 +175,18 @@ def test_resuming_into_the_output_itself_is_what_resume_is_for(w, tmp_path):
     assert_ok(cli(["train", "--config", cfg, "-q"]))
     result = cli(["train", "--config", cfg, "--steps", "4", "--resume", "-q"])
     assert_ok(result)
-    assert checkpoint.load(tmp_path / "r.npz").meta["step"] == 4
+    assert checkpoint.load(tmp_path / "r.npz").step == 4
     result = cli(["train", "--config", cfg, "--steps", "6", "--resume", tmp_path / "r.npz", "-q"])
     assert_ok(result)
-    assert checkpoint.load(tmp_path / "r.npz").meta["step"] == 6
+    assert checkpoint.load(tmp_path / "r.npz").step == 6
+
+
+def test_a_run_that_diverges_ends_in_one_error_line(w, tmp_path):
+    """The banner is printed once the run starts; the divergence is the last line."""
+    out = tmp_path / "out.npz"
+    result = cli(["train", "--config", w.cfg, "--output", out, "-q", "--set",
+                  "train.optimizer=sgd", "--set", "train.learning_rate=1e30", "--set",
+                  "train.clip_value=0"])
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("Error: training diverged at step") and "lower" in last

@@ -95,14 +95,14 @@ def test_training_survives_losing_stderr(w, tmp_path, how):
               "echo rc=${PIPESTATUS[0]}")
     assert "rc=0" in done.stdout, (done.stdout, done.stderr)
     ckpt = checkpoint.load(out)
-    assert ckpt.meta["step"] == 20
+    assert ckpt.step == 20
     assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_export_survives_losing_stderr(w, tmp_path):
     out = tmp_path / "e.npz"
     done = sh(f"RNNGEN export --checkpoint {w.ckpt} --output {out} 2>/dev/full")
-    assert done.returncode == 0 and checkpoint.load(out).meta["weights_only"]
+    assert done.returncode == 0 and checkpoint.load(out).weights_only
 
 
 def test_an_error_with_stderr_full_still_exits_1(w, tmp_path):

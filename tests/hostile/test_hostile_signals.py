@@ -8,7 +8,7 @@ import pytest
 
 from world import ENV, make_world
 from rnngen import checkpoint
-from rnngen.cli import _stop_on_signals
+from rnngen.run import StopOnSignals
 
 ENDING = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGXCPU"]
 
@@ -19,7 +19,7 @@ def w(tmp_path_factory):
 
 
 def test_the_list_of_stop_signals_names_them_all():
-    assert {signal.Signals(s).name for s in _stop_on_signals.SIGNALS} == set(ENDING)
+    assert {signal.Signals(s).name for s in StopOnSignals.SIGNALS} == set(ENDING)
 
 
 def start(w, tmp_path, stderr):
@@ -42,13 +42,13 @@ def test_signal_leaves_a_resumable_checkpoint(w, tmp_path, name):
     err = err.decode()
     assert proc.returncode == 128 + getattr(signal, name), err
     assert f"stopped by {name} at step" in err and "Traceback" not in err
-    stopped = checkpoint.load(out).meta["step"]
+    stopped = checkpoint.load(out).step
     assert stopped > 0
     resumed = subprocess.run([sys.executable, "-m", "rnngen", "train", "--config", str(cfg),
                               "--steps", str(stopped + 2), "-q", "--resume"],
                              capture_output=True, env=ENV, timeout=60)
     assert resumed.returncode == 0, resumed.stderr
-    assert checkpoint.load(out).meta["step"] == stopped + 2
+    assert checkpoint.load(out).step == stopped + 2
 
 
 @pytest.mark.parametrize("name", ["SIGHUP", "SIGTERM"])
@@ -59,7 +59,7 @@ def test_signal_after_the_terminal_is_gone(w, tmp_path, name):
     proc.send_signal(getattr(signal, name))
     proc.wait(timeout=60)
     assert proc.returncode == 128 + getattr(signal, name)
-    assert checkpoint.load(out).meta["step"] > 0
+    assert checkpoint.load(out).step > 0
 
 
 def test_a_second_signal_stops_at_once(w, tmp_path):

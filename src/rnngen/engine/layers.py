@@ -153,3 +153,12 @@ def log_probs(logits):
     """Row-wise log-softmax, logits (M, V) -> (M, V), computed stably."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def sigmoid(x, out):
+    """Logistic function into out, as 0.5 + 0.5 tanh(x/2): no overflow for any x."""
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out

@@ -30,18 +30,22 @@ def init_params(spec, rng, init="scaled", init_scale=0.01, dtype=np.float32):
     identity:   as scaled, but W_hh = I (Le et al., 2015); tanh RNN only.
     orthogonal: as scaled, but each gate's block of W_hh a random orthogonal matrix
                 (Saxe et al., 2014).
-    Biases start as the cell says (zero, but 1 for the LSTM's forget gate).
+    Biases start as the cell says (zero, but 1 for the LSTM's forget gate), and so
+    do its extra parameters (cell.init_extra).
     """
     cell = spec.cell_module
     if init not in cell.INITS:
         raise ValueError(f"init {init!r} is not defined for the {cell.TITLE} cell; "
                          f"expected one of {', '.join(cell.INITS)}")
     H, L = spec.hidden_size, spec.num_layers
+    extras = {f"{e}{l}": e for l in range(L) for e in cell.extra_shapes(H)}
     params = {}
     for name, shape in spec.param_shapes().items():
-        if name.startswith("bh") and name[2:].isdigit():
+        if name in extras:
+            w = cell.init_extra(extras[name], rng, H, init)
+        elif name.startswith("bh"):
             w = cell.init_bias(H)
-        elif name.startswith("b"):
+        elif name == "by":
             w = np.zeros(shape)
         elif init == "gaussian":
             w = rng.standard_normal(shape) * init_scale
@@ -233,16 +237,6 @@ def stream_groups(N, parts):
 def zero_state(spec, batch_size, dtype=np.float32, xp=np):
     """A zero carried state (L, N, S*H), on ``xp``'s device."""
     return xp.zeros(spec.state_shape(batch_size), dtype=dtype)
-
-
-def layer_outputs(spec, params, inputs, s0):
-    """inputs (T, N) ids, s0 (L, N, S*H) -> [h (T, N, H) for each layer], sT (L, N, S*H).
-
-    What each layer emits at every step, as ``forward`` computes it without dropout
-    (for looking inside a model: the report's activations).
-    """
-    _, sT, cache = forward(spec, params, inputs, s0)
-    return cached_outputs(cache), sT
 
 
 def cached_outputs(cache):

@@ -86,7 +86,7 @@ class Stepper:
 
     def _mm(self, x, W, out=None):
         """x (N, D) @ W (D, M), as one product or (rowwise) as N one-row products."""
-        if not self.rowwise:
+        if not self.rowwise or x.shape[0] == 1:  # one row: the same product either way
             return np.matmul(x, W, out=out)
         if out is None:
             return np.matmul(x[:, None, :], W)[:, 0]

@@ -11,6 +11,7 @@ checkpoints and trainer ask it and never test which cell it is:
                      so a sampler may compute both in one product with [W_xh; W_hh]
     INITS            the model.init values that mean something for this cell
     extra_shapes(H)  name -> shape of per-layer parameters beyond Wxh, Whh, bh
+    init_extra(name, rng, H, init) -> the initial value of one of them (float64)
     init_recurrent(rng, H, init) -> W_hh (H, G*H)  (float64; per gate block)
     init_bias(H)     -> b_h (G*H,)
     forward(a, s0, Whh, extra) -> out (T, N, H), sT (N, S*H), cache

@@ -16,7 +16,8 @@ biases fold into b_h. State per layer: h (N, H).
 """
 import numpy as np
 
-from . import init as inits
+from . import weights
+from .. import layers
 from ..backend import xp_of
 
 NAME, TITLE = "gru", "GRU"
@@ -30,8 +31,13 @@ def extra_shapes(H):
     return {"bhn": (H,)}
 
 
+def init_extra(name, rng, H, init):
+    """b_hn starts at zero, as the other biases do."""
+    return np.zeros(H)
+
+
 def init_recurrent(rng, H, init):
-    return inits.recurrent(rng, H, GATES, init)
+    return weights.recurrent(rng, H, GATES, init)
 
 
 def init_bias(H):
@@ -46,7 +52,7 @@ def _update(a, hw, bhn, h_prev, gates, hn, h):
     H = h.shape[-1]
     rz = gates[:, :2 * H]
     np.add(a[:, :2 * H], hw[:, :2 * H], out=rz)
-    inits.sigmoid(rz, out=rz)
+    layers.sigmoid(rz, out=rz)
     r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
     np.add(hw[:, 2 * H:], bhn, out=hn)
     np.multiply(r, hn, out=hw[:, 2 * H:])  # hw's n block is free once hn is kept

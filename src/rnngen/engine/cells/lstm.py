@@ -9,7 +9,8 @@ cell remembers by default until it learns otherwise (Gers et al., 2000).
 """
 import numpy as np
 
-from . import init as inits
+from . import weights
+from .. import layers
 from ..backend import xp_of
 
 NAME, TITLE = "lstm", "LSTM"
@@ -23,8 +24,12 @@ def extra_shapes(H):
     return {}
 
 
+def init_extra(name, rng, H, init):
+    raise KeyError(name)  # no extras
+
+
 def init_recurrent(rng, H, init):
-    return inits.recurrent(rng, H, GATES, init)
+    return weights.recurrent(rng, H, GATES, init)
 
 
 def init_bias(H):
@@ -37,7 +42,7 @@ def _update(pre, c_prev, c, tc, h):
     """The element-wise half of a step, in place: pre (N, 4H) becomes the
     activated gates; c, tanh(c) and h (N, H) are written."""
     H = c.shape[-1]
-    inits.sigmoid(pre[:, :3 * H], out=pre[:, :3 * H])
+    layers.sigmoid(pre[:, :3 * H], out=pre[:, :3 * H])
     np.tanh(pre[:, 3 * H:], out=pre[:, 3 * H:])
     i, f, o, g = pre[:, :H], pre[:, H:2 * H], pre[:, 2 * H:3 * H], pre[:, 3 * H:]
     np.multiply(f, c_prev, out=c)

@@ -4,7 +4,7 @@ a_t = x_t W_xh + b_h comes in precomputed for all steps. State per layer: h (N, 
 """
 import numpy as np
 
-from . import init as inits
+from . import weights
 from ..backend import xp_of
 
 NAME, TITLE = "rnn", "tanh RNN"
@@ -18,9 +18,13 @@ def extra_shapes(H):
     return {}
 
 
+def init_extra(name, rng, H, init):
+    raise KeyError(name)  # no extras
+
+
 def init_recurrent(rng, H, init):
     """identity: W_hh = I (Le et al., 2015's IRNN)."""
-    return inits.recurrent(rng, H, GATES, init, identity=np.eye)
+    return weights.recurrent(rng, H, GATES, init, identity=np.eye)
 
 
 def init_bias(H):

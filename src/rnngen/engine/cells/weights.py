@@ -1,4 +1,4 @@
-"""Initial recurrent weights shared by the cells: per gate block, as cuDNN lays them out."""
+"""Initial recurrent weights the cells share: per gate block, as cuDNN lays them out."""
 import numpy as np
 
 
@@ -24,12 +24,3 @@ def recurrent(rng, H, gates, init, identity=None):
         return identity(H)
     bound = 1 / np.sqrt(H)
     return rng.uniform(-bound, bound, (H, gates * H))
-
-
-def sigmoid(x, out):
-    """Logistic function into out, as 0.5 + 0.5 tanh(x/2): no overflow for any x."""
-    np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out

@@ -15,11 +15,8 @@ class Served:
     """One loaded model: its name, its checkpoint, and the decoding Model on its device."""
     name: str
     path: Path
+    checkpoint: object  # checkpoint.Checkpoint
     model: decoding.Model
-
-    @property
-    def checkpoint(self):
-        return self.model.checkpoint
 
     @property
     def task(self):
@@ -51,5 +48,8 @@ def parse(specs):
 
 def load(named, device):
     """{name: Served}, in the order given (the first is the default model)."""
-    return {name: Served(name, path, decoding.Model(checkpoint.load(path), device))
-            for name, path in named}
+    loaded = {}
+    for name, path in named:
+        ckpt = checkpoint.load(path)
+        loaded[name] = Served(name, path, ckpt, decoding.Model.from_checkpoint(ckpt, device))
+    return loaded

@@ -549,6 +549,7 @@ def test_a_finished_request_frees_its_rows_without_waiting_for_the_collector():
     async def one():
         job = Job(loaded["shakespeare"], decoding.Decoding(n=20, random_seed=1), "ROMEO:",
                   time.monotonic() + 60, streaming=True)
+        batcher.prime(job)
         batcher.submit(job)
         while not job.rows and not job.finished:
             await asyncio.sleep(0.001)

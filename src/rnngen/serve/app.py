@@ -36,7 +36,8 @@ class State:
         self.batchers = [Batcher(models, limits.seconds, log) for _ in range(workers)]
         self.requests = self.rows = self.searches = 0
         self.draining = False
-        self.seed_scoring = None  # an asyncio.Semaphore, made on the loop
+        self.seed_scoring = None  # asyncio.Semaphores, made on the loop
+        self.priming = None
 
     def admit(self, rows=0, search=False):
         """A Ticket for a request, or Refused at once when the server is full."""
@@ -56,12 +57,20 @@ class State:
                           {"Retry-After": "1"})
         return Ticket(self, rows, search)
 
-    def submit(self, job, ticket):
-        """Hand a sampling job to the least loaded batcher."""
+    async def submit(self, job, ticket):
+        """Hand a sampling job to the least loaded batcher, its seeds read first on a
+        worker thread (a few at a time), so that a long seed holds up no other row."""
         batcher = min(self.batchers, key=lambda b: b.load)
-        batcher.submit(job)
         batcher.load += ticket.rows
         ticket.batcher = batcher
+        if self.priming is None:
+            self.priming = asyncio.Semaphore(self.limits.searches)
+        async with self.priming:
+            try:
+                await run_in_threadpool(batcher.prime, job)
+            except RnngenError as e:  # checked before, so only a missed case lands here
+                raise Refused(422, str(e)) from None
+        batcher.submit(job)
 
 
 class Ticket:
@@ -144,7 +153,7 @@ async def sample(request, state):
     try:
         job = Job(req.served, req.decoding, req.seed, time.monotonic() + state.limits.seconds,
                   streaming=req.stream)
-        state.submit(job, ticket)
+        await state.submit(job, ticket)
     except BaseException:
         ticket.release()
         raise

@@ -15,7 +15,6 @@ import traceback
 import numpy as np
 
 from .. import decoding
-from ..errors import RnngenError
 from .refused import Refused
 
 WAKES_PER_SECOND = 2000  # streams woken per second at most, all together (see _step)
@@ -35,6 +34,7 @@ class Job:
         self.loop = asyncio.get_running_loop()
         self.ready = asyncio.Event()  # set when there is something to take
         self.ended = asyncio.Event()  # set when it finished or failed
+        self.primed = None  # its rows, seeds read, before they join (decoding.Primed)
         self.rows = []  # the Decoder's rows (engine thread only)
         self.cancelled = False  # set by the request: its client left
         self._lock = threading.Lock()
@@ -198,20 +198,22 @@ class Batcher:
                 due.append(job)
         self._wake(due)
 
+    def prime(self, job):
+        """Read the job's seeds (decoding.Decoder.prime): on the caller's thread, a
+        worker's, while this batcher steps. Sample i draws from a generator seeded with
+        random_seed + i, as `rnngen sample --num-samples` draws it."""
+        base, dec = job.decoding.random_seed, job.decoding
+        job.primed = self.decoders[job.served.name].prime(
+            [(dec, job.seed, np.random.default_rng(base + i), (job, i), base + i)
+             for i in range(job.size)])
+
     def _join(self, job):
-        """The job's rows into its model's batch: sample i draws from a generator
-        seeded with random_seed + i, as `rnngen sample --num-samples` draws it."""
+        """The job's primed rows into its model's batch."""
         if job.cancelled:
             job._finish(error=(499, "the client left"))
             return
-        base, dec = job.decoding.random_seed, job.decoding
-        decoder = self.decoders[job.served.name]
-        try:
-            job.rows = decoder.add_many([(dec, job.seed, np.random.default_rng(base + i),
-                                          (job, i), base + i) for i in range(job.size)])
-        except RnngenError as e:  # checked before it came, so only a missed case lands here
-            job._finish(error=(422, str(e)))
-            return
+        job.rows = self.decoders[job.served.name].join(job.primed)
+        job.primed = None
         for i, row in enumerate(job.rows):
             job._seeded(i, row)
         self.jobs.append(job)

@@ -1,10 +1,12 @@
 """POST /v1/classify's one call into the library.
 
 bodies.classify lets only a model whose task is "classify" reach here; until the
-library has such a task (engine.spec.TASKS), every model is refused there with a 400
-saying it is not a classifier. When it has one, this is the only place to change:
-call the library's entry for a batch of texts and return what it finds as a JSON
-object, such as {"predictions": [{"label": ..., "probabilities": {...}}, ...]}.
+library has that task (engine.spec.TASKS), every model is refused there with a 400
+saying it is not a classifier. Plugging the classifier in touches two places:
+models.load builds the task's own model for a "classify" checkpoint (the library's
+classifier, loaded once, as decoding.Model is for text), and classify_texts below
+asks it for each text's class probabilities, (N, K) in the order of its classes,
+and answers {"predictions": [{"label": ..., "probabilities": {class: p, ...}}, ...]}.
 """
 from ..errors import RnngenError
 

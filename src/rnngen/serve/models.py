@@ -20,7 +20,7 @@ class Served:
 
     @property
     def task(self):
-        return self.model.spec.task
+        return self.checkpoint.spec.task
 
     def describe(self):
         """What `rnngen info --json` says, the server's file path replaced by the name."""

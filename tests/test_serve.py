@@ -122,6 +122,9 @@ def cli(*args):
     {"seed": "KING", "n": 150, "top_k": 5, "top_p": 0.9, "random_seed": 3},  # filtered draws
     {"n": 120, "temperature": 0, "random_seed": 1},  # greedy, no seed
     {"seed": "First", "n": 300, "stop": "\n\n", "random_seed": 5, "fresh_state": True},
+    # a seed long enough to be read on a worker thread while the batch steps
+    {"seed": "ROMEO:\nBut soft, what light through yonder window breaks?\n" * 4, "n": 100,
+     "random_seed": 9, "num_samples": 1},
 ])
 def test_sample_is_what_the_cli_prints(server, options):
     status, answer = server.post("/v1/sample", options)

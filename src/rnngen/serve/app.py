@@ -23,6 +23,7 @@ from .classify import classify_texts
 from .refused import Refused
 
 NO_STORE = {"Cache-Control": "no-store"}
+PRIME_APART = 64  # seeds longer than this are read on a worker thread (State.submit)
 
 
 class State:
@@ -58,18 +59,20 @@ class State:
         return Ticket(self, rows, search)
 
     async def submit(self, job, ticket):
-        """Hand a sampling job to the least loaded batcher, its seeds read first on a
-        worker thread (a few at a time), so that a long seed holds up no other row."""
+        """Hand a sampling job to the least loaded batcher. A long seed is read first on
+        a worker thread (a few at a time), so that it holds up no other row; a short one
+        the batcher reads between two steps, sparing the hand-over."""
         batcher = min(self.batchers, key=lambda b: b.load)
         batcher.load += ticket.rows
         ticket.batcher = batcher
-        if self.priming is None:
-            self.priming = asyncio.Semaphore(self.limits.searches)
-        async with self.priming:
-            try:
-                await run_in_threadpool(batcher.prime, job)
-            except RnngenError as e:  # checked before, so only a missed case lands here
-                raise Refused(422, str(e)) from None
+        if len(job.seed or "") > PRIME_APART:
+            if self.priming is None:
+                self.priming = asyncio.Semaphore(self.limits.searches)
+            async with self.priming:
+                try:
+                    await run_in_threadpool(batcher.prime, job)
+                except RnngenError as e:  # checked before: only a missed case lands here
+                    raise Refused(422, str(e)) from None
         batcher.submit(job)
 
 

@@ -15,6 +15,7 @@ import traceback
 import numpy as np
 
 from .. import decoding
+from ..errors import RnngenError
 from .refused import Refused
 
 WAKES_PER_SECOND = 2000  # streams woken per second at most, all together (see _step)
@@ -208,10 +209,17 @@ class Batcher:
              for i in range(job.size)])
 
     def _join(self, job):
-        """The job's primed rows into its model's batch."""
+        """The job's rows into its model's batch, its seeds read here unless they were
+        already (prime, on another thread)."""
         if job.cancelled:
             job._finish(error=(499, "the client left"))
             return
+        if job.primed is None:
+            try:
+                self.prime(job)
+            except RnngenError as e:  # checked before it came: only a missed case lands here
+                job._finish(error=(422, str(e)))
+                return
         job.rows = self.decoders[job.served.name].join(job.primed)
         job.primed = None
         for i, row in enumerate(job.rows):

@@ -71,7 +71,9 @@ def run(checkpoints, host, port, token=None, limits=Limits(), device=CPU, on_rea
     sock = listen(host, port)
     try:
         loaded = models.load(named, device)
-        threads.use(1)  # one BLAS thread: the batch's products are small, the other core serves HTTP
+        # one BLAS thread per batcher: the rows' products are small, and a spare core
+        # serves HTTP
+        threads.use(1)
         state = app.State(loaded, limits, token, log, workers)
         config = uvicorn.Config(app.build(state), log_level="warning", access_log=False,
                                 lifespan="on", server_header=False,

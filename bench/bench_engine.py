@@ -104,7 +104,7 @@ def rnngen_step_fn(trainer, lr=2e-3):
         inputs, targets, new_epoch = batch
         if new_epoch:
             trainer.state[:] = 0
-        return trainer.train_step(inputs, targets, lr)
+        return trainer.train_step((inputs, targets), lr)
     return step
 
 

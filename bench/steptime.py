@@ -29,11 +29,11 @@ def main(shapes):
         config.validate(cfg)
         trainer = build_trainer(cfg, text)
         batches = [trainer.batches.next(trainer.rng) for _ in range(6)]
-        trainer.train_step(batches[0][0], batches[0][1], 2e-3)
+        trainer.train_step(batches[0][:2], 2e-3)
         times = []
         for inputs, targets, _ in batches[1:]:
             started = time.perf_counter()
-            trainer.train_step(inputs, targets, 2e-3)
+            trainer.train_step((inputs, targets), 2e-3)
             times.append(time.perf_counter() - started)
         params = sum(p.size for p in trainer.params.values())
         print(f"{shape}: median {np.median(times):.3f} s/step, {params:,} parameters",

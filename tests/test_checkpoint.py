@@ -238,8 +238,8 @@ def test_version_3_stores_the_model_description_once(tmp_path):
                            "skip": False, "task": "generate", "output_size": 3}
     assert raw["model"] == {}  # every model setting of make_ckpt is the description's
     back = checkpoint.load(path)
-    assert back.settings("model") == {"cell": "gru", "hidden_size": 4, "num_layers": 2,
-                                      "skip": False}
+    assert back.settings("model") == {"task": "generate", "cell": "gru", "hidden_size": 4,
+                                      "num_layers": 2, "skip": False}
 
 
 def test_a_version_3_file_that_repeats_the_description_is_refused(tmp_path):
@@ -278,7 +278,8 @@ def test_version_2_files_load_resume_and_are_saved_as_version_3(tmp_path, cell):
     checkpoint.save(copy, old)
     new = checkpoint.load(copy)
     assert new.version == 3 and new.spec == old.spec
-    assert new.settings("model") == old.settings("model")
+    # version 3 reads the description's settings from the description, the task among them
+    assert new.settings("model") == dict(old.settings("model"), task="generate")
     for k, v in old.params.items():
         np.testing.assert_array_equal(new.params[k], v)
     cfg = config.from_dict({"model": old.settings("model"), "train": dict(

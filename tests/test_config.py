@@ -58,6 +58,13 @@ def test_missing_config_file(tmp_path):
         config.load(tmp_path / "none.yaml")
 
 
+def test_the_shipped_classifier_config_loads():
+    from conftest import ROOT
+    cfg = config.load(ROOT / "configs/names.yaml")
+    assert (cfg.data.corpus, cfg.model.task, cfg.train.class_weights) == \
+        ("surnames", "classify", "balanced")
+
+
 def test_parse_assignment_reads_yaml_values():
     assert config.parse_assignment("model.dropout=0.25") == ("model.dropout", 0.25)
     assert config.parse_assignment("train.optimizer=sgd") == ("train.optimizer", "sgd")

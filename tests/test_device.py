@@ -88,9 +88,9 @@ def test_a_training_step_reads_back_only_the_loss_and_the_norm(tmp_path):
                       device=FAKE)
     inputs, targets, _ = trainer.batches.next(trainer.rng)
     assert isinstance(inputs, fakedevice.DeviceArray)  # batches gathered on the device
-    trainer.train_step(inputs, targets, 0.01)  # the first step creates optimizer state
+    trainer.train_step((inputs, targets), 0.01)  # the first step creates optimizer state
     before = fakedevice.reads
-    trainer.train_step(*trainer.batches.next(trainer.rng)[:2], 0.01)
+    trainer.train_step(trainer.batches.next(trainer.rng)[:2], 0.01)
     assert fakedevice.reads - before == 2  # the loss and the global norm
 
 

@@ -17,7 +17,7 @@ def test_the_shipped_files_are_the_ones_in_configs_and_checkpoints():
     assert resources.configs_dir().resolve() == (ROOT / "configs").resolve()
     assert resources.shipped_model().resolve() == (ROOT / "checkpoints" / "shakespeare.npz").resolve()
     assert set(resources.shipped_configs()) == {"shakespeare", "shakespeare-gru", "shakespeare-lstm",
-                                                "tiny"}
+                                                "tiny", "names"}
     path, description = resources.shipped_configs()["tiny"]
     assert description == path.read_text().splitlines()[0].lstrip("# ")
 
@@ -29,7 +29,7 @@ def test_a_config_name_finds_the_shipped_file_and_an_existing_path_wins(tmp_path
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.yaml").write_text("train:\n  steps: 7\n")
     assert resources.find_config("tiny.yaml") == Path("tiny.yaml")  # the user's file
-    with pytest.raises(ConfigError, match="one of: shakespeare, shakespeare-gru, shakespeare-lstm, tiny"):
+    with pytest.raises(ConfigError, match="one of: names, shakespeare, shakespeare-gru, shakespeare-lstm, tiny"):
         resources.find_config("tiyn")
     with pytest.raises(ConfigError, match="not a shipped config"):
         resources.find_config("elsewhere/tiny.yaml")  # a path, not a name

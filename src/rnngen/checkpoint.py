@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atomic, schema
+from . import __version__, atomic, config, schema
 from .errors import CheckpointError
 
 FORMAT, VERSION = schema.FORMAT, schema.VERSION
@@ -47,6 +47,12 @@ class Checkpoint:
         from .corpus import Vocabulary  # keeps loading a checkpoint light
 
         return Vocabulary(self.vocab_chars)
+
+    @property
+    def classes(self):
+        """A classifier's class names, in the order of its outputs (None otherwise)."""
+        classes = self.meta.get("classes")
+        return None if classes is None else tuple(classes)
 
     @property
     def version(self):
@@ -126,16 +132,18 @@ class CorpusRecord:
     val_fraction: float
 
 
-def training_record(cfg, corpus, *, step, position, rng, history, best_val, seconds,
-                    recent_losses):
-    """The metadata of a checkpoint training writes: its config, corpus and progress."""
-    return {
+def training_record(cfg, data, vocab_chars, *, classes=None, step, position, rng, history,
+                    best_val, seconds, recent_losses):
+    """The metadata of a checkpoint training writes: its config (config.recorded), the
+    training data's record ``data`` ({sha256, chars}), its vocabulary, a classifier's
+    class names, and the run's progress."""
+    sections = config.recorded(cfg)
+    record = {
         "created_by": f"rnngen {__version__}",
-        "model": dataclasses.asdict(cfg.model),
-        "train": dataclasses.asdict(cfg.train),
-        "data": dict(dataclasses.asdict(cfg.data), sha256=corpus.sha256,
-                     chars=int(len(corpus.ids))),
-        "vocab": corpus.vocab.chars,
+        "model": sections["model"],
+        "train": sections["train"],
+        "data": dict(sections["data"], **data),
+        "vocab": vocab_chars,
         "step": step,
         "position": position,
         "rng": rng,
@@ -144,6 +152,9 @@ def training_record(cfg, corpus, *, step, position, rng, history, best_val, seco
         "train_seconds": seconds,
         "recent_losses": recent_losses,
     }
+    if classes is not None:
+        record["classes"] = list(classes)
+    return record
 
 
 def _metadata(ckpt, optimizer_scalars):
@@ -151,7 +162,7 @@ def _metadata(ckpt, optimizer_scalars):
     the model description stored once (the model settings keep only what it lacks)."""
     meta = {k: v for k, v in ckpt.meta.items() if k not in ("format", "version", "spec")}
     if "model" in meta:
-        described = schema.described_settings()
+        described = schema.described_settings(ckpt.spec)
         meta["model"] = {k: v for k, v in meta["model"].items() if k not in described}
     return dict(meta, format=FORMAT, version=VERSION, spec=ckpt.spec.to_dict(),
                 optimizer_scalars=optimizer_scalars)

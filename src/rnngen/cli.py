@@ -12,9 +12,10 @@ import sys
 from dataclasses import fields
 
 import click
+import numpy as np
 from click.core import ParameterSource
 
-from . import __version__, checkpoint, config, decoding, device, resources
+from . import __version__, checkpoint, config, console, decoding, device, resources
 from .console import (data_out, fill_closed_std_fds, say, show_training, stdout_failed,
                       write_samples, write_stream)
 from .errors import OptionError, RnngenError
@@ -155,15 +156,17 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
     with run.prepare(config_name, overrides, resume=True if resume == "" else resume,
                      threads=threads, origins=origins, notify=note) as r:
         trainer, t = r.trainer, r.cfg.train
+        use = _use_command(trainer.spec, t.output)
         # said once the run is sure to start, so an error before it stays one line
         say(f"rnngen: checkpoints go to {t.output} (the best by validation: {r.best_output})")
-        say(f"rnngen: sample from it with: rnngen sample --checkpoint {shlex.quote(t.output)}")
+        say(f"rnngen: {use.split()[1]} with it: {use}")
         n_params = sum(p.size for p in trainer.params.values())
-        say(f"rnngen: {r.corpus.source}: {len(trainer.train_ids):,} train / "
-            f"{len(trainer.val_ids):,} val characters, {len(r.corpus.vocab)} symbols; "
-            f"{trainer.spec.describe()}, {n_params:,} parameters")
+        first, *more = trainer.task.summary()
+        say(f"rnngen: {first}; {trainer.spec.describe()}, {n_params:,} parameters")
+        for line in more:
+            say(f"rnngen:   {line}")
         if trainer.step:
-            last_val = (f"; last val {trainer.history[-1]['val_loss']:.4f} nats/char"
+            last_val = (f"; last val {console.validation(trainer.history[-1])}"
                         if trainer.history else "")
             say(f"rnngen: resuming at step {trainer.step} of {t.steps}{last_val}")
         with r.stop_on_signals():
@@ -174,12 +177,19 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, qu
         say(f"rnngen: stopped by {signal.Signals(r.stop_reason).name} at step {trainer.step}; "
             f"checkpoint written to {t.output}. Resume with: {again}")
         sys.exit(128 + r.stop_reason)
+    if trainer.early_stop:
+        say(f"rnngen: stopped early at step {trainer.step}: {trainer.early_stop}")
     if trainer.history:
-        val = trainer.history[-1]["val_loss"]
-        say(f"rnngen: done at step {trainer.step}: val {val:.4f} nats/char "
-            f"({val / math.log(2):.4f} bits/char); best {trainer.best_val:.4f}; "
-            f"checkpoints {t.output} and {r.best_output}; "
-            f"sample with: rnngen sample --checkpoint {shlex.quote(t.output)}")
+        last = trainer.history[-1]
+        say(f"rnngen: done at step {trainer.step}: val {console.validation(last)}; "
+            f"best {trainer.best_val:.4f}; checkpoints {t.output} and {r.best_output}; "
+            f"{use.split()[1]} with: {use}")
+
+
+def _use_command(spec, output):
+    """The command that uses a trained model: sample from it, or classify with it."""
+    verb = "classify" if spec.task == "classify" else "sample"
+    return f"rnngen {verb} --checkpoint {shlex.quote(str(output))}"
 
 
 def _resume_command(config_name, steps, seed, corpus_name, assignments, output, quiet):
@@ -317,13 +327,28 @@ def _layer_unit(ctx, param, value):
                    "feature of the text best.")
 @click.option("--terminal", is_flag=True,
               help="Print the passage shaded by the unit instead of writing the page "
-                   "(colours on a terminal, plain text otherwise).")
-def report_(ckpt_path, corpus_arg, output, unit, terminal):
+                   "(colours on a terminal, plain text otherwise). A classifier: print "
+                   "its readings.")
+@click.option("--text", "read_texts", multiple=True, metavar="TEXT",
+              help="A classifier: a text to read character by character, showing each "
+                   "class's probability after each character. Repeatable. Default: its "
+                   "most confident mistakes.")
+def report_(ckpt_path, corpus_arg, output, unit, terminal, read_texts):
     """Write one self-contained HTML page: the run, learning curves, samples, and what
-    the network's units do over a passage."""
+    the network's units do over a passage. For a classifier (--corpus: labelled data):
+    the run, learning curves, the confusion matrix, the most confident mistakes, and
+    how each class's probability moves as it reads a text."""
     from . import report
 
     ckpt_path = _checkpoint_or_shipped(ckpt_path)
+    if checkpoint.load(ckpt_path).spec.task == "classify":
+        if unit is not None:
+            raise click.UsageError("--unit is for character models; a classifier's report "
+                                   "reads texts (--text)")
+        return _report_classifier(ckpt_path, corpus_arg, output, terminal, read_texts)
+    if read_texts:
+        raise click.UsageError("--text is for a classifier; for a character model, pass "
+                               "the passage with --corpus")
     looked = report.look(ckpt_path, corpus_arg)
     if terminal:
         shown, legend = looked.terminal(unit, colour=sys.stdout.isatty())
@@ -337,12 +362,29 @@ def report_(ckpt_path, corpus_arg, output, unit, terminal):
             f"{looked.inside.source}, unit {layer}:{index} shown first")
 
 
+def _report_classifier(ckpt_path, corpus_arg, output, terminal, read_texts):
+    from . import classifier_report
+
+    looked = classifier_report.look(ckpt_path, corpus_arg, read_texts)
+    if terminal:
+        shown, legend = looked.terminal(colour=sys.stdout.isatty())
+        click.echo(shown)
+        say(f"rnngen: {legend}")
+    elif output == "-":
+        click.echo(looked.page(), nl=False)
+    else:
+        looked.write(output)
+        say(f"rnngen: wrote {output} ({os.path.getsize(output) / 2**20:.1f} MiB): "
+            f"{looked.source}, accuracy {looked.summary['accuracy']:.4f}")
+
+
 # -- eval ---------------------------------------------------------------------
 
 @main.command(name="eval")
 @checkpoint_option("evaluate")
-@corpus_text_option("Text to score ('-' for stdin). Default: the validation split of the "
-                    "corpus the checkpoint was trained on.")
+@corpus_text_option("Text to score ('-' for stdin); labelled data for a classifier. "
+                    "Default: the validation split of the corpus the checkpoint was "
+                    "trained on.")
 @click.option("--skip-unknown", is_flag=True,
               help="Drop characters the model never saw, then score the rest, as if they were "
                    "not in the text (neither predicted nor context); reports how many.")
@@ -352,7 +394,9 @@ def report_(ckpt_path, corpus_arg, output, unit, terminal):
 def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
     """Measure how well a checkpoint predicts text: nats/char, bits/char, perplexity.
 
-    bits/char is nats/char divided by ln 2; perplexity is e to the nats/char.
+    bits/char is nats/char divided by ln 2; perplexity is e to the nats/char. For a
+    classifier: accuracy, macro-F1, each class's precision and recall, and the
+    confusion matrix.
     """
     from . import evaluation
 
@@ -361,6 +405,11 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
     where = device.select(device_name)
     ckpt = checkpoint.load(ckpt_path)
     note(use_threads(threads))
+    if ckpt.spec.task == "classify":
+        if skip_unknown:
+            raise click.UsageError("--skip-unknown is for character models; a classifier "
+                                   "reads a character it never saw as its unknown symbol")
+        return _eval_classifier(out, ckpt, ckpt_path, corpus_arg, as_json, where)
     scored = evaluation.score_source(ckpt, corpus_arg, skip_unknown, where)
     extra = {"skipped": scored.skipped} if skip_unknown else {}
     if as_json:  # NaN and Infinity are not JSON: a number that is not finite is null
@@ -376,6 +425,73 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
         out.flush()
     except OSError as e:
         stdout_failed(e)
+
+
+def _eval_classifier(out, ckpt, ckpt_path, corpus_arg, as_json, where):
+    from . import classification, metrics
+
+    summary, source = classification.evaluate_source(ckpt, corpus_arg, where, path=ckpt_path)
+    if as_json:
+        text = json.dumps(dict(summary, checkpoint=str(ckpt_path), text=source),
+                          allow_nan=False)
+    else:
+        text = "\n".join([f"{source}", *metrics.format_summary(summary), "",
+                          f"loss {summary['nats_per_text']:.4f} nats/text; "
+                          f"{summary['unknown_chars']:,} characters the model never saw"])
+    try:
+        out.write(text + "\n")
+        out.flush()
+    except OSError as e:
+        stdout_failed(e)
+
+
+# -- classify -------------------------------------------------------------------
+
+@main.command()
+@click.option("--checkpoint", "ckpt_path", required=True, help="The classifier to use.")
+@click.argument("source", required=False, default="-", metavar="[FILE|-]")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object a line: the text, its label and every class's "
+                   "probability.")
+@click.option("--top", type=click.IntRange(min=1), default=None, metavar="K",
+              help="The K likeliest classes a line, each with its probability.")
+@device_option()
+@threads_option("all of the BLAS's threads")
+def classify(ckpt_path, source, as_json, top, device_name, threads):
+    """Label texts, one a line, from FILE or stdin: `label<TAB>probability` a line.
+
+    The answers come in the input's order. A character the classifier never saw is
+    read as its unknown symbol; an empty line is an error (every line gets an answer).
+    """
+    from . import classification
+
+    model = classification.Classifier.load(ckpt_path, device.select(device_name))
+    out = data_out("".join(model.classes))
+    note(use_threads(threads))
+    classes, k = model.classes, min(top or len(model.classes), len(model.classes))
+    if source == "-" and _stdin_is_terminal():
+        say("rnngen: reading texts from stdin, one a line; end with Ctrl-D")
+    try:
+        with classification.open_lines(source) as (stream, name):
+            for texts, probs in classification.classify_lines(model, stream, name):
+                order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+                out.write("".join(_answer(t, p, o, classes, as_json, top)
+                                  for t, p, o in zip(texts, probs, order)))
+                out.flush()
+    except OSError as e:
+        stdout_failed(e)
+
+
+def _answer(text, probs, order, classes, as_json, top):
+    """One line of classify's output."""
+    if as_json:
+        shown = order if top else range(len(classes))  # every class, in their order
+        return json.dumps({"text": text, "label": classes[order[0]],
+                           "probability": float(probs[order[0]]),
+                           "probabilities": {classes[i]: float(probs[i]) for i in shown}},
+                          ensure_ascii=False) + "\n"
+    pairs = order if top else order[:1]
+    return "\t".join(f"{classes[i]}\t{probs[i]:.4f}" for i in pairs) + "\n"
 
 
 # -- serve --------------------------------------------------------------------
@@ -444,3 +560,45 @@ def configs_():
     width = max(map(len, shipped), default=0) + 2
     for name, (_, description) in shipped.items():
         click.echo(f"{name:<{width}}{description}")
+
+
+# -- sweep --------------------------------------------------------------------
+
+@main.command()
+@click.option("--config", "config_name", required=True,
+              help="A YAML config with a sweep: section (a file, or a shipped config's name).")
+@click.option("--trials", type=click.IntRange(min=1),
+              help="Trials this command runs. Default: until the study holds sweep.trials.")
+@click.option("--storage", metavar="PATH|URL",
+              help="The study's storage: a journal file, or a database URL shared by workers "
+                   "on several machines. Default: study.journal in the sweep folder.")
+@click.option("--study", "study_name", help="The study's name. Default: the config's name.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Trials run at once on this machine, each on its share of the cores.")
+@click.option("--show", is_flag=True, help="Print the trials so far, best first, and which "
+                                           "settings mattered; run nothing.")
+def sweep(config_name, trials, storage, study_name, workers, show):
+    """Search the keys a config's sweep: section names, one training run per trial.
+
+    Bad trials stop early at their validation points. The last line on stdout is the
+    path of the best config, which `rnngen train --config` takes as it is.
+    """
+    from . import sweep as sweeping
+
+    plan = sweeping.plan(resources.find_config(config_name), storage, study_name)
+    if show:
+        click.echo(sweeping.show(plan))
+        return
+    result = sweeping.run(plan, trials, workers,
+                          report=lambda o: say(f"rnngen: {o.line(plan.sweep.objective)}"),
+                          notify=lambda message: say(f"rnngen: {message}"))
+    click.echo(result.table)
+    if result.interrupted:
+        say("rnngen: sweep interrupted; the running trial's checkpoint is kept and the "
+            f"same command resumes it: rnngen sweep --config {shlex.quote(config_name)}")
+    if result.best is not None:
+        click.echo(result.best)
+    else:
+        say("rnngen: no trial has finished yet, so no best config was written")
+    if result.interrupted:
+        sys.exit(130)

@@ -15,11 +15,16 @@ import yaml
 from . import resources
 from .device import DEVICES
 from .engine.cells import CELLS
+from .engine.heads import POOLINGS
 from .engine.model import INITS
 from .engine.optim import RULES
+from .engine.spec import TASKS
 from .errors import ConfigError
+from .labelled.read import Limits
 
 SCHEDULES = ("constant", "step", "cosine")
+CLASS_WEIGHTS = ("none", "balanced")
+_LIMITS = Limits()  # the labelled reader's default bounds
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; this bounds /dev/zero
 MAX_ALIASES = 100  # YAML aliases expanded per document; bounds "billion laughs"
 _show = reprlib.Repr()  # values in messages: a huge or deeply nested one stays one line
@@ -74,12 +79,21 @@ def _parse_yaml(text, source):
 
 @dataclass
 class DataConfig:
-    corpus: str = "tinyshakespeare"  # a UTF-8 file path, or a named corpus (tinyshakespeare)
-    val_fraction: float = 0.1  # the last fraction of the text held out for validation
+    # a UTF-8 file path, or a named corpus (tinyshakespeare); to classify, labelled data:
+    # a TSV, CSV or JSON Lines file, a folder of class folders, or a named set (surnames)
+    corpus: str = "tinyshakespeare"
+    # the last fraction of the text held out for validation (classify: that fraction of
+    # each class, drawn with train.seed)
+    val_fraction: float = 0.1
+    val_file: str = ""  # classify: labelled validation data (empty: split data.corpus)
+    max_bytes: int = _LIMITS.max_bytes  # classify: the most bytes of labelled data read
+    max_rows: int = _LIMITS.max_rows  # classify: the most examples read from one source
+    max_text_chars: int = _LIMITS.max_text_chars  # classify: the longest text read
 
 
 @dataclass
 class ModelConfig:
+    task: str = "generate"  # generate (the next character) | classify (one label a text)
     cell: str = "rnn"  # rnn (tanh) | lstm | gru
     hidden_size: int = 512  # H, units per layer
     num_layers: int = 1  # L, stacked recurrent layers
@@ -88,13 +102,17 @@ class ModelConfig:
     skip: bool = False  # skip connections: the decoder reads every layer, not just the top
     init: str = "scaled"  # scaled | gaussian | identity (rnn only) | orthogonal (W_hh)
     init_scale: float = 0.01  # standard deviation for init: gaussian
+    pooling: str = "last"  # classify: the head reads the last step | mean | max over steps
+    bidirectional: bool = False  # classify: also read each text from its end to its start
 
 
 @dataclass
 class TrainConfig:
     steps: int = 2000  # optimizer steps (batches) in all
-    batch_size: int = 64  # N, parallel streams over the training text
-    seq_length: int = 100  # T, steps of truncated backpropagation through time
+    batch_size: int = 64  # N, parallel streams over the training text (classify: texts)
+    # T, steps of truncated backpropagation through time (classify: a batch holds at
+    # most batch_size x seq_length characters, padding included)
+    seq_length: int = 100
     optimizer: str = "adam"  # sgd | adagrad | rmsprop | adam
     learning_rate: float = 0.002  # base learning rate
     momentum: float = 0.0  # sgd momentum
@@ -111,7 +129,9 @@ class TrainConfig:
     clip_value: float = 5.0  # clamp gradient entries to +-this (0 turns it off)
     clip_norm: float = 0.0  # scale gradients to this global norm at most (0 turns it off)
     eval_every: int = 200  # validate and write the checkpoint every this many steps
-    eval_chars: int = 0  # characters of validation text scored (0: the whole split)
+    eval_chars: int = 0  # generate: validation characters scored (0: the whole split)
+    patience: int = 0  # stop once this many validations in a row do not improve (0: never)
+    class_weights: str = "none"  # classify: none | balanced (each class weighs the same)
     seed: int = 1337  # random seed: initialisation, dropout, data offsets
     device: str = "cpu"  # cpu | cuda (a GPU through the optional CuPy extra)
     output: str = ""  # where the checkpoint is written (empty: runs/<config name>.npz)
@@ -128,6 +148,23 @@ class Config:
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+# settings that mean something only to a classifier
+CLASSIFY_ONLY = ("data.val_file", "data.max_bytes", "data.max_rows", "data.max_text_chars",
+                 "model.pooling", "model.bidirectional", "train.class_weights")
+
+
+def recorded(cfg):
+    """{section: {key: value}}: the settings a checkpoint records, without the ones
+    that mean nothing to its task (a character model's record has no classifier's)."""
+    sections = cfg.to_dict()
+    if cfg.model.task != "classify":
+        for key in CLASSIFY_ONLY:
+            section, name = key.split(".")
+            del sections[section][name]
+    return sections
+# sections a config file may hold that another module reads and checks (sweep: the
+# sweep package); from_dict passes over them, so a config with a sweep trains as it is
+OTHER_SECTIONS = ("sweep",)
 
 
 def _suggest(key, options):
@@ -152,8 +189,10 @@ def _coerce(value, typ, where):
     return value
 
 
-def _set(cfg, dotted, value, source):
-    parts = dotted.split(".")
+def key_type(dotted, source):
+    """The type (int, float, bool, str) of the config key 'section.name'; a ConfigError
+    from ``source`` naming the key if there is none."""
+    parts = str(dotted).split(".")
     if len(parts) != 2 or parts[0] not in SECTIONS:
         raise ConfigError(f"{source}: unknown key '{dotted}'{_suggest(parts[0], list(SECTIONS))}; "
                           f"keys look like section.name, with section one of {', '.join(SECTIONS)}")
@@ -161,7 +200,17 @@ def _set(cfg, dotted, value, source):
     fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
     if name not in fields:
         raise ConfigError(f"{source}: unknown key '{dotted}'{_suggest(name, list(fields))}")
-    value = _coerce(value, fields[name].type, f"{source}: {dotted}")
+    return fields[name].type
+
+
+def coerce(dotted, value, source):
+    """``value`` as the config key 'section.name' takes it; a ConfigError naming both."""
+    return _coerce(value, key_type(dotted, source), f"{source}: {dotted}")
+
+
+def _set(cfg, dotted, value, source):
+    value = coerce(dotted, value, source)  # first: it refuses a key that is not section.name
+    section, name = dotted.split(".")
     setattr(getattr(cfg, section), name, value)
 
 
@@ -175,6 +224,8 @@ def from_dict(data, source="config", name="model"):
         raise ConfigError(f"{source}: the top level must be a mapping of sections "
                           f"({', '.join(SECTIONS)}), got {type(data).__name__}")
     for section, values in data.items():
+        if section in OTHER_SECTIONS:
+            continue
         if section not in SECTIONS:
             raise ConfigError(f"{source}: unknown section {_show.repr(section)}"
                               f"{_suggest(str(section), list(SECTIONS))}")
@@ -191,6 +242,15 @@ def from_dict(data, source="config", name="model"):
 
 def load(path, overrides=()):
     """Read a YAML config file, apply (dotted key, value) overrides, validate."""
+    path = Path(path)
+    cfg = from_dict(read(path), str(path), path.stem)
+    apply_overrides(cfg, overrides)
+    return cfg
+
+
+def read(path):
+    """The parsed YAML of a config file (bounded, duplicate keys refused), unchecked:
+    for from_dict, and for the modules that own an OTHER_SECTIONS section."""
     path = Path(path)
     try:
         with open(path, "rb") as f:  # at most a bounded read: the path may be /dev/zero
@@ -215,9 +275,7 @@ def load(path, overrides=()):
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
-    cfg = from_dict(data, str(path), path.stem)
-    apply_overrides(cfg, overrides)
-    return cfg
+    return data
 
 
 def apply_overrides(cfg, overrides, source="command line"):
@@ -250,6 +308,24 @@ def validate(cfg):
     d, m, t = cfg.data, cfg.model, cfg.train
     _need(d.corpus != "", "data.corpus", "is empty; name a text file or 'tinyshakespeare'")
     _need(0 < d.val_fraction < 1, "data.val_fraction", f"must be in (0, 1), got {d.val_fraction}")
+    for key in ("max_bytes", "max_rows", "max_text_chars"):
+        value = getattr(d, key)
+        _need(value >= 1, f"data.{key}", f"must be >= 1, got {value}")
+    _need(m.task in TASKS, "model.task", f"must be one of {', '.join(TASKS)}, got {m.task!r}")
+    _need(m.pooling in POOLINGS, "model.pooling",
+          f"must be one of {', '.join(POOLINGS)}, got {m.pooling!r}")
+    _need(t.class_weights in CLASS_WEIGHTS, "train.class_weights",
+          f"must be one of {', '.join(CLASS_WEIGHTS)}, got {t.class_weights!r}")
+    _need(t.patience >= 0, "train.patience", f"must be >= 0, got {t.patience}")
+    if m.task == "classify":
+        _need(not m.skip, "model.skip", "feeds the next-character decoder; a classifier's "
+              "head reads the top layer: set it false")
+    else:  # a classifier's setting in a config that generates is a mistake worth a word
+        for key in CLASSIFY_ONLY:
+            section, name = key.split(".")
+            value = getattr(getattr(cfg, section), name)
+            _need(value == getattr(SECTIONS[section](), name), key,
+                  f"= {_show.repr(value)} is for model.task: classify; this config generates")
     _need(m.hidden_size > 0, "model.hidden_size", f"must be > 0, got {m.hidden_size}")
     _need(m.num_layers > 0, "model.num_layers", f"must be > 0, got {m.num_layers}")
     _need(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")

@@ -111,14 +111,15 @@ def show_training(r, quiet, with_report=False):
     # after a resume, the last validation loss is the checkpoint's
     val = f"{trainer.history[-1]['val_loss']:.3f}" if trainer.history else "-"
     every, last_line = max(1, t.steps // PROGRESS_LINES), time.monotonic()
+    per_char = trainer.spec.task == "generate"  # a classifier's loss is per text
     try:
         for stats in r.steps():
             bpc, speed = stats.loss / math.log(2), f"{stats.chars_per_sec / 1000:.1f}k char/s"
+            speed = f"bpc {bpc:.3f} {speed}" if per_char else speed
             if stats.val_loss is not None:
                 val = f"{stats.val_loss:.3f}"
                 show(f"step {stats.step}: train {trainer.history[-1]['train_loss']:.4f}, "
-                     f"val {stats.val_loss:.4f} nats/char "
-                     f"({stats.val_loss / math.log(2):.3f} bits/char), saved {stats.checkpoint}")
+                     f"val {validation(trainer.history[-1], 3)}, saved {stats.checkpoint}")
                 last_line = time.monotonic()
                 if with_report:
                     note_shown = report.for_training_or_warning(trainer)
@@ -126,11 +127,9 @@ def show_training(r, quiet, with_report=False):
                         show(f"rnngen: {note_shown}")
             elif not quiet and not live and (stats.step % every == 0
                                              or time.monotonic() - last_line >= PROGRESS_SECONDS):
-                say(f"step {stats.step}/{t.steps}: loss {stats.loss:.3f} val {val} "
-                    f"bpc {bpc:.3f} {speed}")
+                say(f"step {stats.step}/{t.steps}: loss {stats.loss:.3f} val {val} {speed}")
                 last_line = time.monotonic()
-            bar.set_postfix_str(f"loss {stats.loss:.3f} val {val} bpc {bpc:.3f} {speed}",
-                                refresh=False)
+            bar.set_postfix_str(f"loss {stats.loss:.3f} val {val} {speed}", refresh=False)
             bar.update(1)
     finally:
         bar.close()
@@ -162,3 +161,13 @@ def write_samples(out, samples, settings, as_json, null):
             end = "\n" if len(samples) > 1 or out.isatty() else ""
             out.write((SEPARATOR + "\n" if i else "") + s.seed + s.text + end)
         out.flush()
+
+
+def validation(entry, bits_digits=4):
+    """A validation's history entry as words: the loss per character in nats and
+    bits, or a classifier's loss per text, accuracy and macro-F1."""
+    val = entry["val_loss"]
+    if "val_accuracy" not in entry:
+        return f"{val:.4f} nats/char ({val / math.log(2):.{bits_digits}f} bits/char)"
+    return (f"{val:.4f} nats/text, accuracy {entry['val_accuracy']:.4f}, "
+            f"macro-F1 {entry['val_macro_f1']:.4f}")

@@ -25,7 +25,7 @@ from .device import CPU
 from .engine import beam as beam_search
 from .engine import sampling
 from .engine.backend import to_host
-from .errors import OptionError
+from .errors import CheckpointError, OptionError
 from .threads import single_threaded
 
 
@@ -151,7 +151,12 @@ class Model:
         self.saved_state = saved_state
 
     @classmethod
-    def from_checkpoint(cls, ckpt, device=CPU):
+    def from_checkpoint(cls, ckpt, device=CPU, path="the checkpoint"):
+        """The model of a checkpoint that generates; CheckpointError for a classifier."""
+        if ckpt.spec.task != "generate":
+            raise CheckpointError(f"{path} is a classifier ({ckpt.spec.describe()}): it "
+                                  f"labels text, it does not write it; use rnngen classify "
+                                  f"--checkpoint {path}")
         # a stream starts from stream 0 of training's last batch, as char-rnn's sampler did
         state = ckpt.state[:, 0, :] if ckpt.state is not None else None
         return cls(ckpt.spec, ckpt.params, ckpt.vocab_chars, state, device)
@@ -160,7 +165,7 @@ class Model:
     def load(cls, path, device=CPU):
         from . import checkpoint
 
-        return cls.from_checkpoint(checkpoint.load(path), device)
+        return cls.from_checkpoint(checkpoint.load(path), device, path)
 
     def start_state(self, fresh=False):
         """The (L, S*H) state a stream starts from (host), or None for zeros."""

@@ -21,11 +21,13 @@ def describe(ckpt, path):
     last = history[-1]["val_loss"] if history else None
     best = ckpt.best_val
     vocab = ckpt.vocab_chars
-    return {
+    per_text = spec.task == "classify"  # a classifier's loss is nats per text, not char
+    described = {
         "checkpoint": str(path),
         "format": checkpoint.FORMAT,
         "format_version": ckpt.version,
         "created_by": ckpt.created_by,
+        "task": spec.task,
         "cell": spec.cell,
         "hidden_size": spec.hidden_size,
         "num_layers": spec.num_layers,
@@ -39,16 +41,33 @@ def describe(ckpt, path):
         "steps": ckpt.step,
         "train_seconds": ckpt.train_seconds,
         "best_val_nats": best,
-        "best_val_bits": _bits(best),
+        "best_val_bits": None if per_text else _bits(best),
         "last_val_nats": last,
-        "last_val_bits": _bits(last),
+        "last_val_bits": None if per_text else _bits(last),
         "weights_only": ckpt.weights_only,
         "config": {key: ckpt.settings(key) for key in ("data", "model", "train")},
     }
+    if per_text:
+        described.update(classifier(ckpt))
+    return described
 
 
-def _loss(nats):
-    return "-" if nats is None else f"{nats:.4f} nats/char ({_bits(nats):.4f} bits/char)"
+def classifier(ckpt):
+    """A classifier's own facts: its classes and head, and the last validation's
+    accuracy and macro-F1."""
+    spec, history = ckpt.spec, ckpt.history
+    last = history[-1] if history else {}
+    return {"classes": list(ckpt.classes), "pooling": spec.pooling,
+            "bidirectional": spec.bidirectional,
+            "last_val_accuracy": last.get("val_accuracy"),
+            "last_val_macro_f1": last.get("val_macro_f1")}
+
+
+def _loss(nats, per_text=False):
+    if nats is None:
+        return "-"
+    return f"{nats:.4f} nats/text" if per_text else \
+        f"{nats:.4f} nats/char ({_bits(nats):.4f} bits/char)"
 
 
 def as_text(d):
@@ -56,6 +75,10 @@ def as_text(d):
     preview = d["vocab"][:VOCAB_PREVIEW] + ("..." if len(d["vocab"]) > VOCAB_PREVIEW else "")
     seconds = d["train_seconds"]
     layers = f"{d['num_layers']} x {d['hidden_size']} {d['cell'].upper()}"
+    per_text = d["task"] == "classify"
+    if per_text:
+        layers += (", bidirectional" if d["bidirectional"] else "") + \
+            f", {d['pooling']} pooling: a classifier"
     rows = [
         ("checkpoint", d["checkpoint"]),
         ("format", f"{d['format']} version {d['format_version']}"
@@ -68,9 +91,14 @@ def as_text(d):
         ("corpus sha256", str(d["corpus_sha256"])),
         ("steps", str(d["steps"])),
         ("training time", "-" if seconds is None else f"{seconds / 60:.1f} minutes"),
-        ("best val", _loss(d["best_val_nats"])),
-        ("last val", _loss(d["last_val_nats"])),
+        ("best val", _loss(d["best_val_nats"], per_text)),
+        ("last val", _loss(d["last_val_nats"], per_text)),
     ]
+    if per_text:
+        rows.insert(3, ("classes", f"{len(d['classes'])}: {', '.join(d['classes'])}"))
+        if d["last_val_accuracy"] is not None:
+            rows.append(("last accuracy", f"{d['last_val_accuracy']:.4f} (macro-F1 "
+                                          f"{d['last_val_macro_f1']:.4f})"))
     lines = [f"{name:<14}{value}" for name, value in rows]
     lines.append("config")
     for section, values in d["config"].items():

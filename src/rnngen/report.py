@@ -145,11 +145,14 @@ def run_table(ckpt):
         ("steps", recorded(ckpt.step, lambda n: f"{n:,}")),
         ("training time", recorded(ckpt.train_seconds, _minutes)),
     ]
+    per_text = spec.task == "classify"
+    if per_text:
+        rows.insert(1, ("classes", f"{len(ckpt.classes)}: {', '.join(ckpt.classes)}"))
     if history:
-        rows.append(("final validation loss", _loss(history[-1]["val_loss"])
+        rows.append(("final validation loss", _loss(history[-1]["val_loss"], per_text)
                      + f" (step {history[-1]['step']:,})"))
     if ckpt.best_val is not None:
-        rows.append(("best validation loss", _loss(ckpt.best_val)))
+        rows.append(("best validation loss", _loss(ckpt.best_val, per_text)))
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                    for k, v in rows)
     config = ""
@@ -165,7 +168,9 @@ def run_table(ckpt):
     return f"<table class=\"facts\">{body}</table>{config}"
 
 
-def _loss(nats):
+def _loss(nats, per_text=False):
+    if per_text:  # a classifier's loss: nats per text
+        return f"{nats:.4f} nats/text"
     return f"{nats:.4f} nats/char ({nats / math.log(2):.4f} bits/char)"
 
 
@@ -179,22 +184,22 @@ PLOT = {"width": 460, "height": 280, "left": 60, "right": 16, "top": 16, "bottom
 SERIES = (("train_loss", "training", "#d9480f"), ("val_loss", "validation", "#1c7ed6"))
 
 
-def curves(history):
+def curves(history, ylabel="loss (nats/char)"):
     """Two SVG plots of the training and validation loss: against step and minutes."""
     if not history:
         return "<p>No loss history: the checkpoint has not been validated yet.</p>"
     steps = [h["step"] for h in history]
     minutes = [h["seconds"] / 60 for h in history]
-    return (curve_svg(steps, history, "step", "step")
-            + curve_svg(minutes, history, "training minutes", "minutes"))
+    return (curve_svg(steps, history, "step", "step", ylabel=ylabel)
+            + curve_svg(minutes, history, "training minutes", "minutes", ylabel=ylabel))
 
 
-def curve_svg(xs, history, xlabel, kind):
-    """One plot: each series a polyline with a dot per point. The svg's data-*
-    attributes give the axis ranges and plot box, so a reader (a test) can map the
-    points back to numbers."""
+def curve_svg(xs, history, xlabel, kind, series=SERIES, ylabel="loss (nats/char)"):
+    """One plot: each of ``series`` ((history key, label, colour), ...) a polyline
+    with a dot per point. The svg's data-* attributes give the axis ranges and plot
+    box, so a reader (a test) can map the points back to numbers."""
     p = PLOT
-    ys = [h[key] for h in history for key, _, _ in SERIES]
+    ys = [h[key] for h in history for key, _, _ in series]
     x0, x1 = _span(0.0, max(xs))
     y0, y1 = _span(min(ys), max(ys))
     w = p["width"] - p["left"] - p["right"]
@@ -209,7 +214,7 @@ def curve_svg(xs, history, xlabel, kind):
     out = [f'<svg class="curve" data-kind="{kind}" viewBox="0 0 {p["width"]} {p["height"]}" '
            f'width="{p["width"]}" height="{p["height"]}" data-x0="{x0!r}" data-x1="{x1!r}" '
            f'data-y0="{y0!r}" data-y1="{y1!r}" data-box="{p["left"]} {p["top"]} {w} {hgt}" '
-           f'role="img" aria-label="loss against {xlabel}">',
+           f'role="img" aria-label="{ylabel.split(" (")[0]} against {xlabel}">',
            f'<rect x="{p["left"]}" y="{p["top"]}" width="{w}" height="{hgt}" class="box"/>']
     for x in _ticks(x0, x1):
         out.append(f'<line x1="{px(x):.2f}" x2="{px(x):.2f}" y1="{p["top"]}" '
@@ -224,8 +229,8 @@ def curve_svg(xs, history, xlabel, kind):
     out.append(f'<text x="{p["left"] + w / 2}" y="{p["height"] - 6}" class="label" '
                f'text-anchor="middle">{html.escape(xlabel)}</text>'
                f'<text transform="translate(14 {p["top"] + hgt / 2}) rotate(-90)" '
-               f'class="label" text-anchor="middle">loss (nats/char)</text>')
-    for i, (key, label, colour) in enumerate(SERIES):
+               f'class="label" text-anchor="middle">{html.escape(ylabel)}</text>')
+    for i, (key, label, colour) in enumerate(series):
         points = " ".join(f"{px(x):.2f},{py(h[key]):.2f}" for x, h in zip(xs, history))
         out.append(f'<polyline class="series" data-series="{key}" points="{points}" '
                    f'fill="none" stroke="{colour}" stroke-width="2"/>')

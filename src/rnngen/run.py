@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import allocator, checkpoint, config, corpus, outputs, resources, sizing
+from . import allocator, checkpoint, config, outputs, resources, sizing, tasks
 from .resources import DEFAULT_CONFIG
 from .threads import Workers, groups_for, use as use_threads
 from .device import select as select_device
 from .engine import model
-from .engine.spec import ModelSpec
-from .errors import CheckpointError, CorpusError
-from .training import Batches, Trainer, best_path
+from .errors import CheckpointError
+from .training import Trainer, best_path
 
 # where a setting came from, as messages name it; prepare(origins=...) may say "--output"
 ORIGINS = {"train.output": "--output or train.output", "data.corpus": "data.corpus in the config"}
@@ -42,7 +41,7 @@ class Run:
     """A prepared run (made by ``prepare``): its locks are held until the block ends."""
     cfg: object  # config.Config, after the overrides
     config_path: Path  # the file it was read from (None for a Config object)
-    corpus: object  # corpus.Corpus: the whole text, as ids
+    corpus: object  # the training data, as the task reads it (corpus.Corpus to generate)
     trainer: Trainer  # steps, validates, checkpoints
     resumed_from: object = None  # the checkpoint.Checkpoint it continues, if any
     notes: list = field(default_factory=list)  # things worth telling the user (no errors)
@@ -116,26 +115,24 @@ def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads
 
     origin = dict(ORIGINS, **(origins or {}))
     cfg, config_path = load_config(config_or_path, overrides)
-    t = cfg.train
+    t, task = cfg.train, tasks.of(cfg)
     sizing.check_training(cfg, 1)  # absurd sizes, before any work (V is not known yet)
-    inputs = {"corpus": corpus.resolve(cfg.data.corpus, fetch=False),
-              "config file": config_path}
+    inputs = dict(task.inputs(cfg), **{"config file": config_path})
     claims = [outputs.claim(t.output, inputs, "the output", origin["train.output"]),
               # another run's output may be this run's NAME.best.npz, or the other way round
               outputs.claim(best_path(t.output), inputs, "the best checkpoint",
                             origin["train.output"])]
-    corpus_path = corpus.resolve(cfg.data.corpus)
     with contextlib.ExitStack() as held:
         for lock in claims:  # one live writer per file
             note(held.enter_context(lock).note)
         resumed = None
         if resume is not None:
             resumed = checkpoint.load(t.output if resume is True else resume)
-        text = corpus.read_corpus(corpus_path, origin["data.corpus"])
-        sizing.check_training(cfg, len(text.vocab))
+        data = task.load(cfg, origin["data.corpus"])
+        sizing.check_training(cfg, task.vocab_size(data))
         note(use_threads(threads))
-        trainer = build_trainer(cfg, text, resume=resumed)
-        yield Run(cfg, config_path, text, trainer, resumed, notes)
+        trainer = build_trainer(cfg, data, resume=resumed)
+        yield Run(cfg, config_path, data, trainer, resumed, notes)
 
 
 def load_config(config_or_path, overrides=()):
@@ -148,31 +145,26 @@ def load_config(config_or_path, overrides=()):
     return config.load(path, pairs), path
 
 
-def build_trainer(cfg, text, resume=None, dtype=np.float32, device=None):
-    """A Trainer for ``cfg`` on ``text`` (a corpus.Corpus), continuing from the
-    Checkpoint ``resume`` when given; on ``device`` (default: train.device). No files,
-    locks or sizing: ``prepare`` does those (tests and benchmarks call this directly).
+def build_trainer(cfg, data, resume=None, dtype=np.float32, device=None):
+    """A Trainer for ``cfg`` on ``data`` (what its task's ``load`` gives: a
+    corpus.Corpus to generate), continuing from the Checkpoint ``resume`` when given;
+    on ``device`` (default: train.device). No files, locks or sizing: ``prepare`` does
+    those (tests and benchmarks call this directly).
     """
-    t, m = cfg.train, cfg.model
+    t, m, task = cfg.train, cfg.model, tasks.of(cfg)
     device = device or select_device(t.device)
     if device.is_host:
         allocator.keep_freed_memory()  # see allocator.py; CPU only
-    train_ids, val_ids = text.split(cfg.data.val_fraction)
-    batches = Batches(train_ids, t.batch_size, t.seq_length, device.xp)
-    if len(val_ids) < 2:
-        raise CorpusError(f"the validation split of {text.source} has fewer than 2 "
-                          "characters; raise data.val_fraction or use a longer corpus")
-    if t.eval_chars:
-        val_ids = val_ids[: t.eval_chars + 1]
+    spec = task.describe(cfg, data)
+    # thread groups split the CPU's cores; a device runs each batch in one piece
+    workers = Workers(groups_for(t.batch_size, m.hidden_size) if device.is_host else 1)
+    run_task = task.Task(cfg, data, spec, workers, device, dtype)
     rng = np.random.default_rng(t.seed)
-    spec = ModelSpec(len(text.vocab), m.hidden_size, m.num_layers, m.cell, m.skip)
     params = {k: device.to_device(v) for k, v in
               model.init_params(spec, rng, m.init, m.init_scale, dtype).items()}
-    # thread groups split the CPU's cores; a device runs each batch in one piece
-    groups = groups_for(t.batch_size, m.hidden_size) if device.is_host else 1
-    trainer = Trainer(cfg, text, spec, params, batches, val_ids, rng, Workers(groups), device)
+    trainer = Trainer(cfg, run_task, params, rng, workers, device)
     if resume is not None:
-        check_resumable(cfg, text, spec, resume)
+        check_resumable(cfg, run_task, resume)
         try:
             trainer.restore(resume)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -182,20 +174,21 @@ def build_trainer(cfg, text, resume=None, dtype=np.float32, device=None):
     return trainer
 
 
-def check_resumable(cfg, text, spec, ckpt):
-    """CheckpointError unless ``ckpt`` can continue this config on this corpus."""
+def check_resumable(cfg, task, ckpt):
+    """CheckpointError unless ``ckpt`` can continue this config on the run's data (a
+    tasks' Task)."""
     if ckpt.weights_only or ckpt.missing_training_state():
         raise CheckpointError("cannot resume from an exported (weights-only) checkpoint: "
                               "it has no optimizer state; resume from the checkpoint "
                               "training wrote")
-    if ckpt.vocab_chars != text.vocab.chars:
-        raise CheckpointError(
-            "cannot resume: the checkpoint's vocabulary differs from this corpus's "
-            f"({len(ckpt.vocab_chars)} vs {len(text.vocab)} characters); "
-            "train on the same corpus or start a new run")
+    if ckpt.spec.task != task.spec.task:
+        raise CheckpointError(f"cannot resume: the checkpoint's model.task is "
+                              f"{ckpt.spec.task}, the config says {task.spec.task}; use the "
+                              "config it was trained with")
+    task.check_resumable(ckpt)
     for key, was in ckpt.spec.to_dict().items():
-        now = getattr(spec, key)
-        if was != now and key != "vocab_size":  # the vocabulary was compared above
+        now = getattr(task.spec, key)
+        if was != now and key not in ("vocab_size", "output_size"):  # the task compared them
             raise CheckpointError(
                 f"cannot resume: the checkpoint has model.{key} = {was} but the config "
                 f"says {now}; use the config it was trained with")

@@ -43,10 +43,15 @@ def _is_loss(v):
     return _is_num(v, 0.0)
 
 
+HISTORY = {"step", "train_loss", "val_loss", "seconds"}  # every validation's record
+HISTORY_METRICS = {"val_accuracy", "val_macro_f1"}  # a classifier's, in [0, 1]
+
+
 def _history_entry(v):
-    return (isinstance(v, dict) and set(v) == {"step", "train_loss", "val_loss", "seconds"}
+    return (isinstance(v, dict) and HISTORY <= set(v) <= HISTORY | HISTORY_METRICS
             and _is_int(v["step"]) and _is_loss(v["train_loss"]) and _is_loss(v["val_loss"])
-            and _is_num(v["seconds"], 0.0))
+            and _is_num(v["seconds"], 0.0)
+            and all(_is_num(v[k], 0.0) and v[k] <= 1 for k in HISTORY_METRICS & set(v)))
 
 
 def _rng_state(v):
@@ -60,9 +65,26 @@ def _rng_state(v):
 
 
 def _position(v):
-    return (isinstance(v, dict) and set(v) == {"epoch", "offset", "index"}
-            and _is_int(v["epoch"]) and _is_int(v["offset"])
-            and (v["index"] is None or _is_int(v["index"])))
+    """A character model's {epoch, offset, index} (training.Batches) or a classifier's
+    {epoch, seed, index} (labelled.batches.LengthBatches; seed and index null before
+    the first batch)."""
+    if not (isinstance(v, dict) and set(v) in ({"epoch", "offset", "index"},
+                                               {"epoch", "seed", "index"})):
+        return False
+    if "offset" in v:
+        return _is_int(v["epoch"]) and _is_int(v["offset"]) and (v["index"] is None
+                                                                  or _is_int(v["index"]))
+    fresh = v["seed"] is None and v["index"] is None
+    return _is_int(v["epoch"]) and (fresh or (_is_int(v["seed"]) and v["seed"] < 1 << 63
+                                              and _is_int(v["index"])))
+
+
+MAX_CLASSES, MAX_CLASS_CHARS = 100_000, 1_000  # bounds on a classifier's class names
+
+
+def _classes(v):
+    return (isinstance(v, list) and 2 <= len(v) <= MAX_CLASSES and len(set(v)) == len(v)
+            and all(isinstance(c, str) and 0 < len(c) <= MAX_CLASS_CHARS for c in v))
 
 
 def _vocab(v):
@@ -83,14 +105,16 @@ FIELDS = {
     "version": (f"an integer from 1 to {VERSION}", lambda v: _is_int(v, 1) and v <= VERSION),
     "created_by": ("a string", lambda v: isinstance(v, str) and len(v) < 200),
     "vocab": ("a sorted string of distinct characters", _vocab),
+    "classes": (f"a list of 2 to {MAX_CLASSES:,} distinct class names", _classes),
     "spec": ("a model description", lambda v: isinstance(v, dict)),
     "model": ("a mapping of model settings", lambda v: isinstance(v, dict)),
     "train": ("a mapping of training settings", lambda v: isinstance(v, dict)),
     "data": ("a mapping with the corpus, its sha256 and size", _data),
     "step": ("an integer >= 0", _is_int),
-    "position": ("a data position {epoch, offset, index}", _position),
+    "position": ("a data position {epoch, offset or seed, index}", _position),
     "rng": ("a PCG64 generator state", _rng_state),
-    "history": ("a list of {step, train_loss, val_loss, seconds}",
+    "history": ("a list of {step, train_loss, val_loss, seconds} (and a classifier's "
+                "val_accuracy, val_macro_f1)",
                 lambda v: isinstance(v, list) and all(map(_history_entry, v))),
     "best_val": ("a loss >= 0 or null", lambda v: v is None or _is_loss(v)),
     "train_seconds": ("a number of seconds >= 0", lambda v: _is_num(v, 0.0)),
@@ -141,15 +165,31 @@ def check_meta(meta):
         if name not in meta:
             raise SchemaError(f"metadata field {name!r} is missing")
     spec = read_spec(meta)
+    _check_classes(meta, spec)
     _check_settings(meta, spec)
     return spec
 
 
-def described_settings():
-    """The model settings the description (ModelSpec) holds: from version 3 on they are
-    stored there only, not among meta["model"]'s settings."""
-    return tuple(f.name for f in dataclasses.fields(config.ModelConfig)
-                 if f.name in {g.name for g in dataclasses.fields(ModelSpec)})
+def _check_classes(meta, spec):
+    """A classifier names its K classes; a model that generates has none."""
+    if spec.task == "classify":
+        if "classes" not in meta:
+            raise SchemaError("metadata field 'classes' is missing (a classifier names its "
+                              "classes)")
+        if len(meta["classes"]) != spec.output_size:
+            raise SchemaError(f"the model answers {spec.output_size} classes but "
+                              f"{len(meta['classes'])} are named")
+    elif "classes" in meta:
+        raise SchemaError(f"metadata field 'classes' is for a classifier; this model's task "
+                          f"is {spec.task}")
+
+
+def described_settings(spec=ModelSpec):
+    """The model settings the description (the class of ``spec``, or ``spec`` itself
+    when a class) holds: from version 3 on they are stored there only, not among
+    meta["model"]'s settings."""
+    described = {g.name for g in dataclasses.fields(spec)}
+    return tuple(f.name for f in dataclasses.fields(config.ModelConfig) if f.name in described)
 
 
 def model_settings(meta, spec, version):
@@ -159,7 +199,7 @@ def model_settings(meta, spec, version):
     if version < 3:
         return stored
     stored = stored or {}
-    described = described_settings()
+    described = described_settings(spec)
     return {f.name: getattr(spec, f.name) if f.name in described else stored[f.name]
             for f in dataclasses.fields(config.ModelConfig)
             if f.name in described or f.name in stored}
@@ -168,7 +208,7 @@ def model_settings(meta, spec, version):
 def _check_settings(meta, spec):
     """model/train/data settings against the config's own types and ranges."""
     if meta["version"] >= 3:
-        doubled = sorted(set(meta.get("model") or {}) & set(described_settings()))
+        doubled = sorted(set(meta.get("model") or {}) & set(described_settings(spec)))
         if doubled:
             raise SchemaError(f"model.{doubled[0]} is stored twice: version 3 keeps it in "
                               "the model description only")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, evaluation
-from .engine import model, optim
+from . import checkpoint
+from .engine import optim
 from .errors import CorpusError, TrainingDiverged
 
 
@@ -84,19 +84,18 @@ def best_path(output):
 
 
 class Trainer:
-    """Steps a model through its batches, validates and checkpoints (run.build_trainer
-    builds one: data, device, a fresh or resumed model, threads).
+    """Steps a model through its task's batches, validates and checkpoints
+    (run.build_trainer builds one: the task, device, a fresh or resumed model,
+    threads). The task (tasks/) says what a batch, the loss and validation are.
 
     Parameters, optimizer state, the carried state and the batches live on
     ``device`` (device.Device); a checkpoint copies them to the host.
     """
 
-    def __init__(self, cfg, corpus, spec, params, batches, val_ids, rng, workers, device):
-        self.cfg, self.corpus, self.spec, self.params = cfg, corpus, spec, params
-        self.batches, self.val_ids, self.rng = batches, val_ids, rng
-        self.workers, self.device = workers, device
+    def __init__(self, cfg, task, params, rng, workers, device):
+        self.cfg, self.task, self.spec, self.params = cfg, task, task.spec, params
+        self.rng, self.workers, self.device = rng, workers, device
         t = cfg.train
-        self.state = model.zero_state(spec, t.batch_size, params["Whh0"].dtype, device.xp)
         self.update = optim.RULES[t.optimizer]
         hyper = {k: getattr(t, k) for k in ("momentum", "beta1", "beta2", "decay_rate",
                                             "epsilon", "weight_decay")}
@@ -104,12 +103,30 @@ class Trainer:
         self.step, self.history, self.best_val = 0, [], math.inf
         self.seconds = 0.0
         self.recent_losses = []  # training losses since the last validation
-        self.loss_ceiling = 10 * math.log(max(spec.vocab_size, 2))  # see train_step
+        self.loss_ceiling = task.loss_ceiling  # see train_step
+        self.early_stop = None  # set to a message when train.patience ends the run
         self._stop = None
+
+    # a character model's data, as the task holds it
+    @property
+    def batches(self):
+        return self.task.batches
+
+    @property
+    def state(self):
+        return self.task.state
+
+    @property
+    def corpus(self):
+        return self.task.corpus
 
     @property
     def train_ids(self):
-        return self.batches.ids
+        return self.task.train_ids
+
+    @property
+    def val_ids(self):
+        return self.task.val_ids
 
     def restore(self, ckpt):
         """Take weights, optimizer state, position, RNG state and history from a
@@ -129,10 +146,8 @@ class Trainer:
         self.rng.bit_generator.state = ckpt.rng_state
         t, old_t = self.cfg.train, ckpt.settings("train")
         same_shape = (old_t["batch_size"], old_t["seq_length"]) == (t.batch_size, t.seq_length)
-        if same_shape and ckpt.state is not None and ckpt.state.shape == self.state.shape:
-            self.batches.restore(ckpt.position)
-            self.state = self.device.to_device(np.array(ckpt.state, dtype=dtype))
-        # else: a new batch shape starts a fresh epoch with a zero state
+        # else: a new batch shape starts a fresh epoch (and a zero state)
+        self.task.restore(ckpt, same_shape)
 
     # -- control --------------------------------------------------------------
     def request_stop(self, reason="interrupted"):
@@ -151,40 +166,34 @@ class Trainer:
     # -- the loop -------------------------------------------------------------
     def run(self):
         t = self.cfg.train
-        chars = t.batch_size * t.seq_length
-        while self.step < t.steps:
+        while self.step < t.steps and self.early_stop is None:
             if self._stop:
                 self.save(t.output)
                 return
             started = time.perf_counter()
-            inputs, targets, new_epoch = self.batches.next(self.rng)
-            if new_epoch:
-                self.state[:] = 0
+            batch = self.task.next_batch(self.rng)
             lr = self.learning_rate()
-            loss = self.train_step(inputs, targets, lr)
+            loss = self.train_step(batch, lr)
             elapsed = time.perf_counter() - started
             self.seconds += elapsed
             self.recent_losses.append(loss)
-            stats = StepStats(self.step, loss, lr, chars / max(elapsed, 1e-9))
+            stats = StepStats(self.step, loss, lr, self.task.size(batch) / max(elapsed, 1e-9))
             if self.step % t.eval_every == 0 or self.step == t.steps:
                 self._validate(stats, float(np.mean(self.recent_losses)))
                 self.recent_losses = []
             yield stats
 
-    def train_step(self, inputs, targets, lr):
-        """One optimizer step on inputs/targets (T, N), carrying the hidden state.
+    def train_step(self, batch, lr):
+        """One optimizer step on a batch of the task's (for generation, inputs and
+        targets (T, N), carrying the hidden state).
 
-        Returns the batch's loss (nats/char). Raises TrainingDiverged, before any
-        weight changes, if the loss or gradient norm is not finite, or the loss is
-        over ten times a uniform guess's ln V (as lost as nan, only slower to show it).
+        Returns the batch's loss (nats per character, or per text to classify).
+        Raises TrainingDiverged, before any weight changes, if the loss or gradient
+        norm is not finite, or the loss is over ten times a uniform guess's (ln V, or
+        ln K: as lost as nan, only slower to show it).
         """
-        m, t = self.cfg.model, self.cfg.train
-        bits = self.device.mask_bits(self.rng, t.seed, self.step)
-        # one group of streams per BLAS thread, each on its own thread: see threads.py
-        loss, grads, _, self.state = model.split_loss_and_grads(
-            self.spec, self.params, inputs, targets, self.state, m.dropout, bits,
-            m.weight_drop,
-            self.workers.groups, self.workers.map)
+        bits = self.device.mask_bits(self.rng, self.cfg.train.seed, self.step)
+        loss, grads = self.task.loss_and_grads(self.params, batch, bits)
         self._check_and_clip(grads, loss)
         for name, w in self.params.items():
             self.opt[name]["learning_rate"] = lr
@@ -207,16 +216,27 @@ class Trainer:
     def _validate(self, stats, train_loss):
         t = self.cfg.train
         started = time.perf_counter()
-        val = evaluation.score(self.spec, self.params, self.val_ids, workers=self.workers).nats
+        metrics = self.task.validate(self.params)
         self.seconds += time.perf_counter() - started
-        self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val,
-                             "seconds": round(self.seconds, 3)})
+        val = metrics["val_loss"]
+        self.history.append(dict({"step": self.step, "train_loss": train_loss},
+                                 **metrics, seconds=round(self.seconds, 3)))
         stats.val_loss = val
         if val < self.best_val:
             self.best_val = val
             self.save(best_path(t.output))
+        elif t.patience and self.since_best() >= t.patience:
+            self.early_stop = (f"validation has not improved for {t.patience} validations "
+                               f"(train.patience); the best is {self.best_val:.4f} at step "
+                               f"{self.history[-1 - self.since_best()]['step']}")
         self.save(t.output)
         stats.checkpoint = t.output
+
+    def since_best(self):
+        """Validations since the best one (0: the last was the best), from the history,
+        so that a resumed run counts as the run it continues did."""
+        losses = [h["val_loss"] for h in self.history]
+        return len(losses) - 1 - losses.index(min(losses)) if losses else 0
 
     def checkpoint(self):
         """The current state as a Checkpoint (host arrays are shared, not copied; a
@@ -225,13 +245,16 @@ class Trainer:
         opt = {name: {k: (host(slots[k]) if hasattr(slots[k], "shape") else slots[k])
                       for k in self.update.state if k in slots}
                for name, slots in self.opt.items()}
+        record = self.task.record()
         meta = checkpoint.training_record(
-            self.cfg, self.corpus, step=self.step, position=self.batches.position(),
+            self.cfg, record["data"], record["vocab"], classes=record["classes"],
+            step=self.step, position=self.task.position(),
             rng=self.rng.bit_generator.state, history=self.history,
             best_val=None if math.isinf(self.best_val) else self.best_val,
             seconds=self.seconds, recent_losses=self.recent_losses)
         params = {k: host(v) for k, v in self.params.items()}
-        return checkpoint.Checkpoint(self.spec, params, meta, host(self.state), opt)
+        state = None if self.task.state is None else host(self.task.state)
+        return checkpoint.Checkpoint(self.spec, params, meta, state, opt)
 
     def save(self, path):
         checkpoint.save(path, self.checkpoint())

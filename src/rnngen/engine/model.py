@@ -15,6 +15,7 @@ import numpy as np
 
 from . import layers
 from .cells import CELLS
+from .spec import REVERSE
 
 # every init some cell defines; each cell says which of them it takes (cell.INITS)
 INITS = tuple(dict.fromkeys(init for cell in CELLS.values() for init in cell.INITS))
@@ -31,7 +32,8 @@ def init_params(spec, rng, init="scaled", init_scale=0.01, dtype=np.float32):
     orthogonal: as scaled, but each gate's block of W_hh a random orthogonal matrix
                 (Saxe et al., 2014).
     Biases start as the cell says (zero, but 1 for the LSTM's forget gate), and so
-    do its extra parameters (cell.init_extra).
+    do its extra parameters (cell.init_extra). A classifier's (spec.ClassifierSpec)
+    reverse layers start as the forward ones, and its head (Wcy, bc) as the decoder.
     """
     cell = spec.cell_module
     if init not in cell.INITS:
@@ -41,18 +43,19 @@ def init_params(spec, rng, init="scaled", init_scale=0.01, dtype=np.float32):
     extras = {f"{e}{l}": e for l in range(L) for e in cell.extra_shapes(H)}
     params = {}
     for name, shape in spec.param_shapes().items():
-        if name in extras:
-            w = cell.init_extra(extras[name], rng, H, init)
-        elif name.startswith("bh"):
+        base = name.removeprefix(REVERSE)  # a classifier's reverse layers start alike
+        if base in extras:
+            w = cell.init_extra(extras[base], rng, H, init)
+        elif base.startswith("bh"):
             w = cell.init_bias(H)
-        elif name == "by":
+        elif base in ("by", "bc"):  # the output layer's bias: the decoder's, or the head's
             w = np.zeros(shape)
         elif init == "gaussian":
             w = rng.standard_normal(shape) * init_scale
-        elif name.startswith("Whh"):
+        elif base.startswith("Whh"):
             w = cell.init_recurrent(rng, H, init)
         else:
-            fan_in = 1 if name == "Wxh0" else shape[0]
+            fan_in = 1 if base == "Wxh0" else shape[0]
             if spec.skip and (name == "Why" or name.startswith("Wsy")):
                 fan_in *= L  # a logit sums over every layer's output
             bound = 1 / np.sqrt(fan_in)

@@ -13,6 +13,8 @@ from .read import Labelled, Limits, read_labelled
 
 # Named labelled data sets: name -> a function returning the local file (built or cached).
 NAMED = {names.NAME: names.resolve}
+# name -> where that file is or will be kept (nothing built or read)
+NAMED_PATHS = {names.NAME: names.path}
 
 
 def load(name_or_path, **options):
@@ -22,4 +24,4 @@ def load(name_or_path, **options):
     return read_labelled(path, **options)
 
 
-__all__ = ["Labelled", "Limits", "NAMED", "load", "read_labelled"]
+__all__ = ["Labelled", "Limits", "NAMED", "NAMED_PATHS", "load", "read_labelled"]

@@ -1,0 +1,177 @@
+"""rnngen's classifier against the obvious PyTorch script, on the same data and batches.
+
+    python bench/bench_classify.py                       # surnames, GRU 128, bidirectional
+    python bench/bench_classify.py --cell lstm --hidden 64 --no-bidirectional --rounds 5
+
+PyTorch: nn.Embedding(V, 64) + nn.GRU/LSTM(64, H, bidirectional) on packed padded
+sequences (the last state of each direction) + nn.Linear(D*H, K), Adam, the same
+clipping. Both train on the same length-sorted batches (labelled.batches.plan with one
+seed), float32, the same threads. Prints, as medians over rounds that take turns
+(rnngen first in even rounds):
+  - training characters a second (real characters, not padding) and their ratio;
+  - validation accuracy after --budget seconds of training each;
+  - classifying every validation text: rnngen in batches (classification.logits)
+    against PyTorch one text at a time in a loop, texts a second and the ratio.
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+
+def batches_for(encoded, batch_size, max_chars, seed):
+    from rnngen.labelled import batches
+
+    rng = np.random.default_rng(seed)
+    plan = batches.plan(encoded.lengths, batch_size, max_chars, rng)
+    return [batches.gather(encoded, index) for index in plan]
+
+
+def rnngen_side(args, data, train_batches, val):
+    from rnngen import classification, config, run
+
+    cfg = run.load_config(config.Config(), {
+        "data.corpus": "-", "model.task": "classify", "model.cell": args.cell,
+        "model.hidden_size": args.hidden, "model.bidirectional": args.bidirectional,
+        "train.batch_size": args.batch, "train.seq_length": args.max_chars // args.batch,
+        "train.learning_rate": args.lr, "train.clip_value": 5.0, "train.output": "/dev/null",
+        "train.seed": 1})[0]
+    trainer = run.build_trainer(cfg, data)
+
+    def step(b):
+        return trainer.train_step((np.ascontiguousarray(b.ids.T), b.lengths.astype(np.intp),
+                                   b.labels), args.lr)
+
+    def accuracy():
+        rows = classification.logits(trainer.spec, trainer.params, val)
+        return float((rows.argmax(1) == val.labels).mean())
+
+    def classify():
+        classification.logits(trainer.spec, trainer.params, val)
+
+    return step, accuracy, classify
+
+
+def torch_side(args, V, K, val):
+    import torch
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    torch.manual_seed(1)
+    rnn_class = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[args.cell]
+    D = 2 if args.bidirectional else 1
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(V, 64)
+            self.rnn = rnn_class(64, args.hidden, batch_first=True,
+                                 bidirectional=args.bidirectional)
+            self.out = nn.Linear(D * args.hidden, K)
+
+        def forward(self, ids, lengths):
+            packed = pack_padded_sequence(self.emb(ids), lengths, batch_first=True,
+                                          enforce_sorted=False)
+            _, h = self.rnn(packed)
+            h = h[0] if isinstance(h, tuple) else h  # the LSTM's (h, c)
+            return self.out(torch.cat(list(h[-D:]), dim=1))
+
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step(b):
+        logits = net(torch.from_numpy(b.ids.astype(np.int64)), torch.from_numpy(b.lengths))
+        loss = loss_fn(logits, torch.from_numpy(b.labels.astype(np.int64)))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_value_(net.parameters(), 5.0)
+        opt.step()
+        return float(loss.detach())
+
+    texts = [torch.from_numpy(val.sequence(i).astype(np.int64))[None] for i in range(len(val))]
+
+    @torch.no_grad()
+    def predict_one_by_one():
+        return [int(net(t, torch.tensor([t.shape[1]])).argmax()) for t in texts]
+
+    def accuracy():
+        return float((np.array(predict_one_by_one()) == val.labels).mean())
+
+    return step, accuracy, predict_one_by_one
+
+
+def timed_rate(step, batches, steps):
+    """Real characters a second over ``steps`` batches (after one warm-up step)."""
+    step(batches[0])
+    chars, started = 0, time.perf_counter()
+    for b in batches[1:steps + 1]:
+        step(b)
+        chars += int(b.lengths.sum())
+    return chars / (time.perf_counter() - started)
+
+
+def trained_for(step, batches, seconds):
+    """Train for ``seconds`` (cycling the batches); returns the steps taken."""
+    started, n = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        step(batches[n % len(batches)])
+        n += 1
+    return n
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="surnames")
+    p.add_argument("--cell", default="gru", choices=["rnn", "lstm", "gru"])
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--max-chars", type=int, default=1024)
+    p.add_argument("--lr", type=float, default=0.003)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=30, help="timed steps a round")
+    p.add_argument("--budget", type=float, default=60, help="training seconds each")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+
+    import torch
+
+    from rnngen import config, threads
+    from rnngen.tasks import classify
+
+    torch.set_num_threads(args.threads)
+    threads.use(args.threads)
+    cfg = config.from_dict({"data": {"corpus": args.data}, "model": {"task": "classify"}})
+    data = classify.load(cfg)
+    from rnngen.labelled.encode import encode
+
+    train = encode(data.vocab, data.train.texts, data.train.labels)
+    val = encode(data.vocab, data.val.texts, data.val.labels)
+    batches = batches_for(train, args.batch, args.max_chars, seed=7)
+    sides = {"rnngen": rnngen_side(args, data, batches, val),
+             "torch": torch_side(args, len(data.vocab), len(data.classes), val)}
+    rates = {k: [] for k in sides}
+    for r in range(args.rounds):
+        for name in (("rnngen", "torch") if r % 2 == 0 else ("torch", "rnngen")):
+            rates[name].append(timed_rate(sides[name][0], batches, args.steps))
+    ratio = [a / b for a, b in zip(rates["rnngen"], rates["torch"])]
+    print(f"training chars/s: rnngen {statistics.median(rates['rnngen']):,.0f}, torch "
+          f"{statistics.median(rates['torch']):,.0f}; median of paired ratios "
+          f"{statistics.median(ratio):.2f}x")
+    for name, (step, accuracy, _) in sides.items():
+        n = trained_for(step, batches, args.budget)
+        print(f"{name}: {n} more steps in {args.budget:.0f} s; validation accuracy "
+              f"{accuracy():.4f}")
+    speeds = {}
+    for name, (_, _, classify_all) in sides.items():
+        started = time.perf_counter()
+        classify_all()
+        speeds[name] = len(val) / (time.perf_counter() - started)
+    print(f"classifying {len(val):,} texts: rnngen batched {speeds['rnngen']:,.0f}/s, torch "
+          f"one by one {speeds['torch']:,.0f}/s: {speeds['rnngen'] / speeds['torch']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Using a classifier: texts in, class probabilities out, and its scores on labelled data.
+
+Texts run through the model in batches of similar lengths (labelled.batches.in_order),
+so padding costs little, and come back in their own order. A text's probabilities do
+not depend on the batch it ran in (engine/classifier.py: padding is invisible).
+"""
+import contextlib
+import os
+import stat
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import checkpoint, labelled, metrics
+from .device import CPU
+from .engine import classifier, heads, layers
+from .errors import CheckpointError, CorpusError
+from .labelled import batches as labelled_batches
+from .labelled.encode import encode
+from .labelled.split import align
+
+BATCH_TEXTS = 512  # texts in one inference batch at most
+BATCH_BYTES = 32 << 20  # about the most a batch's forward pass keeps, per direction
+LINES_PER_CHUNK = 8192  # texts read, classified and written together (sorted by length)
+MAX_LINE_CHARS = labelled.Limits().max_text_chars  # the longest line classify reads
+
+
+def batch_bounds(spec, lengths, batch_size=BATCH_TEXTS):
+    """(texts, characters) one inference batch may hold: as many characters as keep
+    the forward pass's arrays (the cell's gates, state and outputs for every step,
+    about (G + 3) H floats a character) near BATCH_BYTES, and never fewer than the
+    longest text needs."""
+    per_char = (spec.cell_module.GATES + 3) * spec.hidden_size * 8
+    longest = int(np.max(lengths, initial=1))
+    return batch_size, max(BATCH_BYTES // per_char, longest, 1)
+
+
+def logits(spec, params, encoded, device=CPU, batch_size=BATCH_TEXTS):
+    """(N, K) host logits of encoded's N texts (a labelled.encode.Encoded), in its order."""
+    out = np.empty((len(encoded), spec.output_size), dtype=np.float64)
+    texts, chars = batch_bounds(spec, encoded.lengths, batch_size)
+    for batch in labelled_batches.in_order(encoded, texts, chars):
+        ids = device.to_device(np.ascontiguousarray(batch.ids.T))  # (T, N), time-major
+        lengths = device.to_device(batch.lengths.astype(np.intp))
+        out[batch.index] = device.to_host(classifier.forward(spec, params, ids, lengths)[0])
+    return out
+
+
+def cross_entropy(logit_rows, labels, class_weights=None):
+    """The mean (or class-weighted mean, as training's) cross-entropy, nats per text."""
+    return heads.cross_entropy(logit_rows, labels, class_weights)[0]
+
+
+def probabilities(logit_rows):
+    """(N, K) logits -> (N, K) class probabilities."""
+    return np.exp(layers.log_probs(logit_rows))
+
+
+@dataclass
+class Classifier:
+    """A classifier ready to answer (what a server keeps loaded): its description,
+    parameters on the device, vocabulary (with the unknown symbol) and class names."""
+
+    spec: object  # engine.spec.ClassifierSpec
+    params: dict
+    vocab: object  # corpus.Vocabulary
+    classes: tuple
+    device: object = CPU
+
+    @classmethod
+    def from_checkpoint(cls, ckpt, device=CPU, path="the checkpoint"):
+        if ckpt.spec.task != "classify":
+            raise CheckpointError(f"{path} is a character model ({ckpt.spec.describe()}), not "
+                                  "a classifier; use rnngen sample or eval with it")
+        params = {k: device.to_device(v) for k, v in ckpt.params.items()}
+        return cls(ckpt.spec, params, ckpt.vocab, ckpt.classes, device)
+
+    @classmethod
+    def load(cls, path, device=CPU):
+        return cls.from_checkpoint(checkpoint.load(path), device, path)
+
+    def encode(self, texts, labels=None):
+        """labelled.encode.Encoded of texts; characters the model never saw are read as
+        its unknown symbol (Encoded.unknown counts them)."""
+        return encode(self.vocab, texts, labels)
+
+    def logits(self, encoded, batch_size=BATCH_TEXTS):
+        return logits(self.spec, self.params, encoded, self.device, batch_size)
+
+    def probabilities(self, texts):
+        """(N, K) class probabilities of N texts, in the classes' order."""
+        return probabilities(self.logits(self.encode(texts)))
+
+    def evaluate(self, data):
+        """metrics.evaluate's summary of labelled data (a labelled.Labelled whose classes
+        are this model's, see labelled.split.align), with the loss in nats per text
+        and the characters the model never saw."""
+        encoded = self.encode(data.texts, data.labels)
+        rows = self.logits(encoded)
+        summary = metrics.evaluate(data.labels, rows.argmax(axis=1), self.classes)
+        return dict(summary, nats_per_text=cross_entropy(rows, data.labels),
+                    unknown_chars=encoded.unknown)
+
+
+# -- reading texts to classify: one a line ----------------------------------------------
+
+@contextlib.contextmanager
+def open_lines(arg, stdin=None):
+    """(binary stream, its name) for a FILE argument, '-' meaning stdin (default
+    sys.stdin.buffer); CorpusError for a file that is missing or not a file."""
+    if arg == "-":
+        yield (stdin if stdin is not None else sys.stdin.buffer), "stdin"
+        return
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(arg, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise CorpusError(f"cannot open {arg} ({e.strerror or e}); name a file of texts, "
+                          "one a line, or - for stdin") from None
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CorpusError(f"{arg} is a folder; name a file of texts, one a line")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as f:
+        yield f, str(arg)
+
+
+def text_lines(stream, source, max_chars=MAX_LINE_CHARS, chunk=LINES_PER_CHUNK):
+    """The lines of a binary stream as lists of up to ``chunk`` texts, each without
+    its line ending (\\n or \\r\\n). An empty line, bytes that are not UTF-8 or a line
+    over max_chars characters is a CorpusError naming source:line: a classifier
+    answers for every line, so none may be dropped."""
+    texts, number = [], 0
+    limit = 4 * max_chars + 2  # bytes: max_chars UTF-8 characters and a line ending
+    while True:
+        raw = stream.readline(limit + 1)
+        if not raw:
+            break
+        number += 1
+        where = f"{source}:{number}"
+        if len(raw) > limit:
+            raise CorpusError(f"{where}: the line is longer than {max_chars:,} characters; "
+                              "shorten it")
+        raw = raw.removesuffix(b"\n").removesuffix(b"\r")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CorpusError(f"{where}: byte {e.start + 1} of the line is not UTF-8; "
+                              "convert the input to UTF-8") from None
+        if not text:
+            raise CorpusError(f"{where}: the line is empty; a classifier needs at least one "
+                              "character a line (remove empty lines, e.g. with grep .)")
+        if len(text) > max_chars:
+            raise CorpusError(f"{where}: the line is longer than {max_chars:,} characters; "
+                              "shorten it")
+        texts.append(text)
+        if len(texts) == chunk:
+            yield texts
+            texts = []
+    if texts:
+        yield texts
+
+
+def classify_lines(model, stream, source):
+    """(texts, probabilities (n, K)) for each chunk of a stream's lines."""
+    for texts in text_lines(stream, source):
+        yield texts, model.probabilities(texts)
+
+
+# -- scores on labelled data ----------------------------------------------------------------
+
+def recorded_validation(ckpt, ask="pass --corpus with labelled data to evaluate"):
+    """(validation examples (labelled.Labelled), source): the validation texts a
+    classifier was trained with, read again from its recorded data and split as
+    training split them, only if they are provably the same data (the recorded
+    sha256 of the examples). ``ask`` ends each refusal."""
+    from . import config
+    from .tasks import classify as task
+
+    data, model, train = (ckpt.settings(k) for k in ("data", "model", "train"))
+    if not data or not train or not isinstance(data.get("sha256"), str):
+        raise CheckpointError(f"the checkpoint does not record which data it was trained on; "
+                              f"{ask}")
+    if "-" in (data.get("corpus"), data.get("val_file")):
+        raise CheckpointError(f"the checkpoint was trained on data read from stdin; {ask}")
+    known = {f for f in config.DataConfig.__dataclass_fields__}
+    cfg = config.from_dict({"data": {k: v for k, v in data.items() if k in known},
+                            "model": model, "train": {"seed": train["seed"]}})
+    try:
+        read = task.load(cfg)
+    except CorpusError as e:
+        raise CorpusError(f"{str(e).rstrip('.')}; or {ask}") from None
+    if read.sha256 != data["sha256"]:
+        raise CorpusError(f"{data['corpus']} is not the data this checkpoint was trained on "
+                          f"(the examples' sha256 differs); {ask}")
+    source = data.get("val_file") or f"{data['corpus']} (validation split)"
+    return read.val, source
+
+
+def evaluate_source(ckpt, source=None, device=CPU, stdin=None, path="the checkpoint"):
+    """(summary, source name): Classifier.evaluate on labelled data read from
+    ``source`` (a file, folder, named set or '-'), or, when None, on the validation
+    texts the classifier was trained with (recorded_validation)."""
+    model = Classifier.from_checkpoint(ckpt, device, path)
+    if source is None:
+        data, name = recorded_validation(ckpt)
+    else:
+        data = align(labelled.load(source, stdin=stdin), model.classes)
+        name = data.source
+    return model.evaluate(data), name

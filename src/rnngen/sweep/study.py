@@ -1,0 +1,274 @@
+"""The study: where it is stored, how it samples and prunes, what is left to run,
+the trials a killed worker left behind, and the best config.
+
+Default storage: Optuna's journal file (JournalFileBackend) in the sweep folder,
+locked with JournalFileOpenLock (an O_EXCL lock file), which works for processes
+on one machine and for machines sharing an NFSv3+ filesystem, where SQLite's
+fcntl locks are unreliable. ``--storage`` takes a path (another journal file) or
+a database URL (postgresql://, mysql://, sqlite:///) for workers on many machines.
+"""
+import datetime
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .. import atomic, corpus, lock, outputs
+from ..errors import ConfigError, RnngenError
+from . import section
+from .trial import HOST
+
+EXTRA = "sweep"  # pyproject's optional extra that installs Optuna
+# a running trial names its host within milliseconds of being asked for; one that has
+# not after this long lost its worker in between
+ORPHAN_SECONDS = 60
+
+
+def optuna():
+    """Optuna, imported on first use; its absence (or any failure importing it) is one
+    line saying how to install it."""
+    try:
+        import optuna as found
+    except Exception as e:  # noqa: BLE001 -- a broken install reads like a missing one
+        raise RnngenError(f"rnngen sweep needs Optuna, which is not installed or does not "
+                          f"import ({type(e).__name__}); install it with: "
+                          f"pip install 'rnngen-text[{EXTRA}]'") from None
+    found.logging.set_verbosity(found.logging.WARNING)  # progress is ours, on stderr
+    return found
+
+
+@dataclass
+class Plan:
+    """A sweep as a config file describes it, with the command line's choices."""
+
+    cfg: object  # the config.Config the trials start from
+    sweep: section.SweepConfig
+    config_path: Path
+    folder: Path  # trials' checkpoints, the default journal and best.yaml
+
+    @property
+    def storage(self):
+        return self.sweep.storage or str(self.folder / "study.journal")
+
+    @property
+    def best_path(self):
+        return self.folder / "best.yaml"
+
+
+def plan(config_path, storage=None, study=None):
+    """A Plan for the config file at ``config_path`` (with a sweep: section)."""
+    cfg, sweep = section.load(config_path)
+    if storage:
+        sweep.storage = storage
+    if study:
+        sweep.study = study
+    output = Path(cfg.train.output)
+    folder = output.with_name(output.stem + "-sweep")  # beside the runs: runs/NAME-sweep/
+    made = Plan(cfg, sweep, Path(config_path), folder)
+    inputs = {"corpus": corpus.resolve(cfg.data.corpus, fetch=False),
+              "config file": made.config_path}
+    # nothing the sweep writes may be what it reads, or inside the package
+    outputs.claim(made.best_path, inputs, "the best config", "train.output", kind="config")
+    if not _is_url(made.storage):
+        outputs.claim(made.storage, inputs, "the storage", "--storage or sweep.storage",
+                      kind="journal")
+    return made
+
+
+def _is_url(storage):
+    return "://" in storage
+
+
+def open_storage(plan):
+    """The Optuna storage the plan names (a journal file, or a database URL)."""
+    opt = optuna()
+    where = plan.storage
+    try:
+        if _is_url(where):
+            return opt.storages.RDBStorage(where)
+        Path(where).parent.mkdir(parents=True, exist_ok=True)
+        journal = opt.storages.journal
+        return journal.JournalStorage(journal.JournalFileBackend(
+            where, lock_obj=journal.JournalFileOpenLock(where)))
+    except RnngenError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- a bad URL, a missing driver, a closed server
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise RnngenError(f"cannot open the sweep's storage {where}: {reason}; check the "
+                          "path or URL (a database URL needs its driver installed, e.g. "
+                          "psycopg2 for postgresql://)") from None
+
+
+def sampler(plan, worker=0):
+    seed = plan.sweep.seed
+    return optuna().samplers.TPESampler(seed=None if seed < 0 else seed + worker)
+
+
+def pruner(plan):
+    opt, name = optuna(), plan.sweep.pruner
+    if name == "median":
+        return opt.pruners.MedianPruner(n_startup_trials=plan.sweep.startup_trials)
+    if name == "halving":
+        return opt.pruners.SuccessiveHalvingPruner()
+    return opt.pruners.NopPruner()
+
+
+def open_study(plan, worker=0, create=True):
+    """The plan's study, created if new (create=False: a ConfigError if there is none)."""
+    opt = optuna()
+    name = plan.sweep.study
+    direction = plan.sweep.direction
+    # a look (create=False) must not leave an empty journal file behind
+    missing = not create and not _is_url(plan.storage) and not Path(plan.storage).is_file()
+    storage = None if missing else open_storage(plan)
+    if not create and (missing or name not in opt.get_all_study_names(storage)):
+        raise ConfigError(f"no study named {name!r} in {plan.storage}; run "
+                          f"rnngen sweep --config {plan.config_path} first, or pass "
+                          "--study and --storage of an existing one")
+    study = opt.create_study(storage=storage, study_name=name, direction=direction,
+                             sampler=sampler(plan, worker), pruner=pruner(plan),
+                             load_if_exists=True)
+    if study.direction.name.lower() != direction:
+        raise ConfigError(f"the study {name!r} in {plan.storage} was made to "
+                          f"{study.direction.name.lower()}, but sweep.direction is {direction}; "
+                          "use another --study")
+    return study
+
+
+def start_study(plan):
+    """The plan's study, for a command about to run trials. The one command that creates
+    it (a storage creates a study once, so of two workers starting together only one
+    does) queues the config's own setting (sweep.baseline) and sweep.enqueue to run first."""
+    opt = optuna()
+    try:
+        opt.create_study(storage=open_storage(plan), study_name=plan.sweep.study,
+                         direction=plan.sweep.direction, load_if_exists=False)
+        created = True
+    except opt.exceptions.DuplicatedStudyError:
+        created = False
+    study = open_study(plan)
+    if created:
+        if plan.sweep.baseline:
+            study.enqueue_trial(section.baseline(plan.sweep, plan.cfg),
+                                user_attrs={"baseline": True})
+        for setting in plan.sweep.enqueue:
+            study.enqueue_trial(setting, user_attrs={"enqueued": True})
+    return study
+
+
+def counted(study):
+    """Trials that count toward sweep.trials: finished or running, but not the failed
+    ones that are run again (interrupted, or left behind by a killed worker)."""
+    states = optuna().trial.TrialState
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.state in (states.COMPLETE, states.PRUNED, states.RUNNING)
+               or (t.state == states.FAIL and "error" in t.user_attrs))
+
+
+def recover(study):
+    """Trials this host's killed workers left running: mark each failed and enqueue a
+    copy that resumes its checkpoint. A trial is alive while its run holds the lock on
+    its checkpoint (lock.OutputLock), so taking that lock proves its worker is gone;
+    a trial killed before it took the lock is known by its process being gone.
+    Returns the numbers of the trials recovered."""
+    states = optuna().trial.TrialState
+    found = []
+    for t in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
+        attrs = t.user_attrs
+        if "host" not in attrs and _older_than(t, ORPHAN_SECONDS):
+            _requeue(study, t, None)  # killed between study.ask and naming its host
+            found.append(t.number)
+            continue
+        if attrs.get("host") != HOST:
+            continue  # another machine's: its checkpoint is there, not here
+        output = attrs.get("output")
+        if output is None:
+            if not _process_gone(attrs.get("pid")):
+                continue
+            _requeue(study, t, None)
+            found.append(t.number)
+            continue
+        try:
+            with lock.OutputLock(output) as held:
+                if held.fd is None:
+                    continue  # no locking on this filesystem: cannot tell, leave it
+                running = study.get_trials(deepcopy=False, states=(states.RUNNING,))
+                if t.number in {r.number for r in running}:  # not recovered meanwhile
+                    _requeue(study, t, output if Path(output).is_file() else None)
+                    found.append(t.number)
+        except RnngenError:  # held: its worker is alive
+            continue
+    return found
+
+
+def _older_than(frozen, seconds):
+    started = frozen.datetime_start
+    return started is not None and (datetime.datetime.now() - started).total_seconds() > seconds
+
+
+def _process_gone(pid):
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _requeue(study, frozen, output):
+    study.tell(frozen.number, state=optuna().trial.TrialState.FAIL, skip_if_finished=True)
+    attrs = {"retry_of": frozen.number}
+    if output:
+        attrs["resume_from"] = output
+    study.enqueue_trial(frozen.params, user_attrs=attrs)
+
+
+def best_trial(study):
+    """The best finished trial, or None while none has finished."""
+    states = optuna().trial.TrialState
+    if not study.get_trials(deepcopy=False, states=(states.COMPLETE,)):
+        return None
+    return study.best_trial
+
+
+def write_best(plan, study):
+    """Write the best trial's config as a YAML file `rnngen train --config` takes as it
+    is (no sweep: section; its checkpoint goes beside it as best.npz). Returns the
+    path, or None while no trial has finished."""
+    from .trial import trial_config
+
+    best = best_trial(study)
+    if best is None:
+        return None
+    path = plan.best_path
+    cfg = trial_config(plan.cfg, best.params, path.with_suffix(".npz"))
+    header = (f"# The best finished trial of the study {plan.sweep.study!r} (rnngen sweep "
+              f"--config {plan.config_path}): trial {best.number}, {plan.sweep.objective} "
+              f"{best.value:.4f} at step {max(best.intermediate_values, default=0)}.\n"
+              f"# Swept: {', '.join(f'{k}={v!r}' for k, v in best.params.items())}.\n")
+    text = header + yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        atomic.write(path, lambda f: f.write(text.encode("utf-8")))
+    except OSError as e:
+        raise RnngenError(f"cannot write the best config to {path}: {e.strerror or e}") from None
+    return path
+
+
+def value_or_last(t):
+    """A trial's value for ranking: its objective, or a pruned trial's last report."""
+    if t.value is not None:
+        return t.value
+    if t.intermediate_values:
+        return t.intermediate_values[max(t.intermediate_values)]
+    return None
+
+
+def finite(x):
+    return x is not None and math.isfinite(x)
+

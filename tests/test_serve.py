@@ -224,6 +224,36 @@ def test_health_classify_and_unknown_routes(server):
     assert status == 405 and "GET" in got["error"]
 
 
+def test_classify_is_what_the_cli_prints(tmp_path):
+    from test_classify_cli import markers, write_config, write_tsv
+
+    data = write_tsv(tmp_path / "m.tsv", markers(200))
+    cli("train", "--config", str(write_config(tmp_path, data, train={"steps": 20})), "-q")
+    texts = [t for t, _ in markers(5, seed=9)]
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    want = [json.loads(line) for line in cli("classify", "--checkpoint", str(tmp_path / "c.npz"),
+                                             str(tmp_path / "texts.txt"), "--json").splitlines()]
+    from rnngen import resources
+
+    s = Server(tmp_path, "--checkpoint", str(resources.shipped_model()),
+               "--checkpoint", f"markers={tmp_path / 'c.npz'}")
+    try:
+        status, got = s.post("/v1/classify", {"texts": texts, "model": "markers"})
+        assert status == 200, got
+        assert got["model"] == "markers" and len(got["predictions"]) == 5
+        for mine, theirs in zip(got["predictions"], want):
+            assert mine["text"] == theirs["text"] and mine["label"] == theirs["label"]
+            assert mine["probabilities"] == pytest.approx(theirs["probabilities"], abs=1e-6)
+        status, got = s.post("/v1/sample", {"model": "markers", "n": 5})
+        assert status == 400 and "not one that generates text" in got["error"]
+        status, got = s.post("/v1/classify", {"texts": ["abc"]})  # the default: shakespeare
+        assert status == 400 and "not a classifier" in got["error"]
+        tasks = {m["name"]: m["task"] for m in s.get("/v1/models")[1]["models"]}
+        assert tasks == {"shakespeare": "generate", "markers": "classify"}
+    finally:
+        assert s.stop() == 0, s.stderr()
+
+
 # -- continuous batching -------------------------------------------------------------
 
 def test_a_request_among_63_others_gives_the_same_text(server):

@@ -84,7 +84,7 @@ class Batcher:
 
     def __init__(self, models, seconds_limit, log=print, flush_seconds=0.02):
         self.decoders = {name: decoding.Decoder(s.model, rowwise=True, scores=True)
-                         for name, s in models.items()}
+                         for name, s in models.items() if s.task == "generate"}
         self.seconds_limit, self.log = seconds_limit, log
         # a stream is woken at once for its first character, then at most this often:
         # a wake-up per step would cost the event loop more than the characters

@@ -1,17 +1,14 @@
-"""POST /v1/classify's one call into the library.
-
-bodies.classify lets only a model whose task is "classify" reach here; until the
-library has that task (engine.spec.TASKS), every model is refused there with a 400
-saying it is not a classifier. Plugging the classifier in touches two places:
-models.load builds the task's own model for a "classify" checkpoint (the library's
-classifier, loaded once, as decoding.Model is for text), and classify_texts below
-asks it for each text's class probabilities, (N, K) in the order of its classes,
-and answers {"predictions": [{"label": ..., "probabilities": {class: p, ...}}, ...]}.
-"""
-from ..errors import RnngenError
+"""POST /v1/classify's one call into the library: a classifier's probabilities for a
+batch of texts, answered as `rnngen classify --json` answers each line."""
 
 
 def classify_texts(served, texts):
-    """{"predictions": [...]} for ``texts`` under the classifier ``served``."""
-    raise RnngenError(f"model {served.name!r} has task {served.task!r}, which this rnngen "
-                      "cannot run yet")
+    """{"predictions": [{"text", "label", "probability", "probabilities"}, ...]} for
+    ``texts`` under the classifier ``served`` (a classification.Classifier)."""
+    classes = served.model.classes
+    out = []
+    for text, row in zip(texts, served.model.probabilities(texts)):  # (N, K)
+        best = int(row.argmax())
+        out.append({"text": text, "label": classes[best], "probability": float(row[best]),
+                    "probabilities": {c: float(p) for c, p in zip(classes, row)}})
+    return {"predictions": out}

@@ -12,11 +12,12 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a name a URL and a JSON
 
 @dataclass
 class Served:
-    """One loaded model: its name, its checkpoint, and the decoding Model on its device."""
+    """One loaded model: its name, its checkpoint, and the model on its device (a
+    decoding.Model to generate text, a classification.Classifier to classify)."""
     name: str
     path: Path
     checkpoint: object  # checkpoint.Checkpoint
-    model: decoding.Model
+    model: object
 
     @property
     def task(self):
@@ -51,5 +52,11 @@ def load(named, device):
     loaded = {}
     for name, path in named:
         ckpt = checkpoint.load(path)
-        loaded[name] = Served(name, path, ckpt, decoding.Model.from_checkpoint(ckpt, device))
+        if ckpt.spec.task == "classify":  # POST /v1/classify's model
+            from .. import classification
+
+            model = classification.Classifier.from_checkpoint(ckpt, device, path=str(path))
+        else:
+            model = decoding.Model.from_checkpoint(ckpt, device)
+        loaded[name] = Served(name, path, ckpt, model)
     return loaded

@@ -252,6 +252,37 @@ def test_a_row_decodes_the_same_alone_and_among_63_others(cell):
     assert len(rows[3].ids) < rows[3].decoding.n
 
 
+def test_rows_primed_on_another_thread_while_the_batch_steps_decode_the_same():
+    """Decoder.prime reads only the weights: a server reads a long seed on a worker
+    thread while the batch steps, then joins the rows; they decode as add_many's."""
+    import threading
+
+    spec, params = build(V=16, H=24, L=2, cell="gru", dtype=np.float32)
+    model_ = loaded(spec, params)
+    seed = text([i % 16 for i in range(300)])
+
+    def requests():
+        return [(Decoding(50, temperature=0.8), seed, np.random.default_rng(r), r, r)
+                for r in (5, 6)]
+    reference = decoding.Decoder(model_, scores=True)
+    want = reference.add_many(requests())
+    while reference.live:
+        reference.step()
+    decoder = decoding.Decoder(model_, scores=True)
+    busy = decoder.add(Decoding(100_000, temperature=1.0), "ab", np.random.default_rng(1))
+    primed = []
+    worker = threading.Thread(target=lambda: primed.append(decoder.prime(requests())))
+    worker.start()
+    while worker.is_alive():  # the batch goes on stepping meanwhile
+        decoder.step()
+    worker.join()
+    assert len(busy.ids) > 0 and [r.ids for r in decoder.rows] == [busy.ids]  # not joined yet
+    got = decoder.join(primed[0])
+    while any(not r.done for r in got):
+        decoder.step()
+    assert [(r.ids, r.logprobs) for r in got] == [(r.ids, r.logprobs) for r in want]
+
+
 def test_rowwise_logits_are_bit_identical_to_a_lone_row():
     spec, params = build(V=16, H=64, L=2, cell="lstm", dtype=np.float32)
     rng = np.random.default_rng(0)

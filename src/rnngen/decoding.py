@@ -264,24 +264,39 @@ class Decoder:
     def add_many(self, requests):
         """Rows for (decoding, seed, rng, key, random_seed) tuples (the last three may
         be None), primed together: seeds of one length share each product."""
+        return self.join(self.prime(requests))
+
+    def prime(self, requests):
+        """Rows for (decoding, seed, rng, key, random_seed) tuples, their seeds read but
+        not yet in the batch: ``join`` adds them. Priming reads only the weights, so it
+        may run on another thread while this Decoder steps (a server primes a long seed
+        there rather than hold every other row up for it)."""
         rows = [self._row(*request) for request in requests]
         by_length = {}
         for row in rows:
             by_length.setdefault(len(row.seed_ids), []).append(row)
+        groups = []
         for length, group in by_length.items():
             states = [self.model.start_state(r.decoding.fresh_state) for r in group]
             primer = self.stepper.sibling(_stack_states(self.model.spec, states), len(group))
             seeds = np.array([r.seed_ids for r in group], dtype=np.intp)
             for ids in seeds[:, :-1].T:  # all but the last seed id; the first step reads it
                 primer.advance(ids)
-            self.stepper.join(primer.state)
             for r in group:
                 r.last = r.seed_ids[-1]
                 r.done = r.decoding.n == 0
+            groups.append((group, primer.state))
+        return Primed(rows, groups)
+
+    def join(self, primed):
+        """Add primed rows (from ``prime``) to the batch, before the next step; returns
+        them, in the order asked for."""
+        for group, state in primed.groups:
+            self.stepper.join(state)
             self.rows += group
             self._feed = np.append(self._feed, [r.last for r in group])
         self._plan = None
-        return rows
+        return primed.rows
 
     def _row(self, decoding, seed, rng, key, random_seed):
         if decoding.beam:
@@ -407,6 +422,14 @@ class _Plan:
 
 def _rows(a, at):
     return a if at is None else a[at]
+
+
+@dataclass
+class Primed:
+    """Rows whose seeds have been read (Decoder.prime), waiting to join a batch:
+    ``groups`` pairs the rows of each seed length with their state (L, K, S*H)."""
+    rows: list
+    groups: list
 
 
 def _stack_states(spec, states):

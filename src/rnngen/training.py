@@ -188,9 +188,8 @@ class Trainer:
             m.weight_drop,
             self.workers.groups, self.workers.map)
         self._check_and_clip(grads, loss)
-        for name, w in self.params.items():
-            self.opt[name]["learning_rate"] = lr
-            self.update(w, grads[name], self.opt[name])
+        optim.update_all(self.update, self.params, grads, self.opt, lr, self.workers.map,
+                         self.workers.groups)
         self.step += 1
         return loss
 

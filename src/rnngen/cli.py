@@ -19,7 +19,7 @@ from click.core import ParameterSource
 from . import (__version__, checkpoint, config, corpus, device, evaluation, generation, lock,
                resources, sizing)
 from .errors import RnngenError
-from .threads import set_thread_count, single_threaded
+from .threads import blas_threads, set_thread_count
 
 DEFAULT_CONFIG = "shakespeare.yaml"  # a shipped config, found by name (resources.find_config)
 SHIPPED_MODEL_HELP = "the shipped model"  # resources.shipped_model()
@@ -395,7 +395,7 @@ def _finite_float(ctx, param, value):
 @click.option("--fresh-state", is_flag=True,
               help="Start from a zero hidden state, not the one training ended with.")
 @device_option()
-@threads_option("1 (one stream's products are too small to share)")
+@threads_option("one stream: 1 or all, whichever measures faster at start")
 @click.option("--num-samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="Samples to draw, as one batch; sample i uses random seed + i. "
                    "With --beam: how many of the best beams to print.")
@@ -439,8 +439,9 @@ def sample(ctx, ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed,
     rng = np.random.default_rng(random_seed)
     chars = generation.sample_chars(ckpt, seed_text, n, rng, temperature, top_k or 0,
                                     top_p or 1.0, saved_state=not fresh_state, device=where)
-    # one stream's (1, H) x (H, H) products run faster on one BLAS thread than on two
-    blas = contextlib.nullcontext() if threads is not None else single_threaded()
+    # one stream's one-row products: as many BLAS threads as measure fastest (one or all)
+    blas = contextlib.nullcontext() if threads is not None or not where.is_host else \
+        blas_threads(generation.one_stream_threads(ckpt.spec, ckpt.params))
     try:
         pending = 0
         with blas:

@@ -20,7 +20,9 @@ import contextlib
 import ctypes
 import glob
 import os
+import statistics
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -102,24 +104,57 @@ def thread_count():
     return api[0]() if api else None
 
 
-@contextlib.contextmanager
 def single_threaded():
-    """Run the block with OpenBLAS on one thread, then restore the old count.
+    """Run the block with OpenBLAS on one thread, then restore the old count."""
+    return blas_threads(1)
 
-    Only one block at a time changes the count (the setting is process-wide).
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """Run the block with OpenBLAS on ``n`` threads (None: as it is), then restore the
+    old count. Only one block at a time changes the count (the setting is process-wide).
     """
     api = _functions()
-    if not api:
+    if not api or n is None:
         yield
         return
     get, put = api
     with _lock:
         before = get()
-        put(1)
+        put(n)
         try:
             yield
         finally:
             put(before)
+
+
+CLEARLY_FASTER = 0.9  # more threads must take at most this share of one thread's time
+
+
+def fastest(work, rounds=9):
+    """The BLAS thread count, 1 or all of the BLAS's threads, under which ``work()``
+    runs faster, measured here and now: the two take turns ``rounds`` times and the
+    medians are compared. More threads win only when clearly faster, since they
+    keep a second core busy. None where the count cannot be controlled.
+
+    Which is faster depends on the machine, the model and the neighbours: a one-row
+    product reads all of W_hh for one character, and splitting that read over two
+    cores pays at the GRU's (H, 3H) on a quiet machine, but a busy second core makes
+    every product wait for it (bench/bench_peer.py shows both).
+    """
+    most = thread_count()
+    if most is None or most < 2:
+        return None if most is None else 1
+    times = {1: [], most: []}
+    for r in range(rounds + 1):
+        for n in (1, most) if r % 2 else (most, 1):
+            with blas_threads(n):
+                started = time.perf_counter()
+                work()
+                if r:  # round 0 warms both up (thread start, caches)
+                    times[n].append(time.perf_counter() - started)
+    one, many = (statistics.median(times[n]) for n in (1, most))
+    return most if many <= CLEARLY_FASTER * one else 1
 
 
 def set_thread_count(n):

@@ -6,8 +6,9 @@
 For each cell, one fused forward and backward pass over a precomputed input (T, N, G*H)
 (what `cells.<cell>.forward/backward` do inside a training step), against the same
 recurrent products alone: per step h_{t-1} W_hh (N, H) x (H, G*H) forward and
-dA W_hh^T backward (as W_hh dA^T for the gated cells, as they compute it), then the one dW_hh product over all steps. The rest is the cell's
-element-wise work (gates, their derivatives, copies). The default shape is what each
+dA W_hh^T backward (W_hh dA^T for the gated cells, the form they compute), then the
+one dW_hh product over all steps. The rest is the cell's element-wise work (gates,
+their derivatives, copies). The default shape is what each
 of the trainer's two groups of streams runs on one core at the README's bench shape
 (hidden 512, batch 64 split in two, BPTT 100).
 

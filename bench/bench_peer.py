@@ -180,6 +180,7 @@ def baseline_tree(rev, into):
 
 def run(args):
     cells = args.cells.split(",")
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="rnngen-base-") as tmp:
         base, base_commit = baseline_tree(args.baseline, tmp)
         workers = {"rnngen": Worker("rnngen", args, REPO),
@@ -205,12 +206,24 @@ def run(args):
         finally:
             for w in workers.values():
                 w.close()
-    return {"cells": cells, "times": {"|".join(k): v for k, v in times.items()},
+    load.append(os.getloadavg()[0])
+    return {"cells": cells, "load": load, "cpu": cpu_model(), "times": {"|".join(k): v for k, v in times.items()},
             "threads": {"|".join(k): v for k, v in chosen.items()},
             "baseline": base_commit, "commit": commit_of_tree(), "rounds": args.rounds,
             "steps": args.steps, "sample_chars": args.sample_chars,
             "shape": f"H={args.hidden}, N={args.batch}, T={args.seq}",
             "threads_setting": args.threads}
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores"
 
 
 def commit_of_tree():
@@ -232,7 +245,10 @@ def report(res):
     lines = [f"rnngen {res['commit']} against PyTorch and rnngen {res['baseline']}: one layer, "
              f"{res['shape']}, float32, {res['threads_setting']} threads; median of "
              f"{res['rounds']} rounds ({res['steps']} training steps, {res['sample_chars']} "
-             "sampled characters each)", "",
+             "sampled characters each)",
+             f"{res['cpu']}; 1-minute load average {res['load'][0]:.1f} at the start, "
+             f"{res['load'][1]:.1f} at the end (above the core count: other jobs shared "
+             "the machine)", "",
              "| cell | phase | rnngen | baseline | torch | vs torch | vs baseline | "
              "sampling threads (rnngen, baseline) |",
              "|---|---|---:|---:|---:|---:|---:|---|"]

@@ -115,8 +115,7 @@ def backward(dh, cache):
         np.multiply(n, hn[t], out=r)
         r *= tmp
         dw[:, :2 * H] = g[:, :2 * H]
-        # and through W_hh: W_hh (dL/dhw_t)^T, (H, 3H) x (3H, N), is about 30% faster
-        # here than dL/dhw_t W_hh^T, (N, 3H) x (3H, H), for one strided add
+        # and through W_hh, as W_hh (dL/dhw_t)^T, (H, 3H) x (3H, N) (see lstm.backward)
         np.matmul(Whh, dw.T, out=dhT)
         carry += dhT.T
     dWhh = hs[0].T @ dhw[0]

@@ -130,8 +130,9 @@ def backward(dh, cache):
         np.multiply(dc, c_prev, out=tmp2)  # dL/df
         dc *= f  # what flows on to c_{t-1}
         np.multiply(tmp2, tmp, out=f)
-        # W_hh (dL/da_t)^T, (H, 4H) x (4H, N): about 30% faster here than
-        # dL/da_t W_hh^T, (N, 4H) x (4H, H), for one strided add above
+        # W_hh (dL/da_t)^T, (H, 4H) x (4H, N), rather than dL/da_t W_hh^T: OpenBLAS
+        # runs it faster here (4% to 40% over the loop, on a shared 2-core machine),
+        # with no W_hh^T to copy, for one strided add above
         np.matmul(Whh, g.T, out=dhT)
     ds0 = xp.concatenate([dhT.T, dc], axis=1)
     dWhh = hs[0].T @ gates[0]

@@ -25,6 +25,7 @@ baseline's time / this tree's. Pairs within a round run seconds apart, so a busy
 neighbour slows both sides of a ratio alike; the median over rounds is the figure.
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -88,18 +89,17 @@ def worker_main(args):
             peer = be.make_torch_peer(len(corpus.vocab), args.hidden, 1, cell)
             step = be.torch_step_fn(peer)
             return (lambda r: be.as_torch(be.round_batches(train_ids, opts, r)), step,
-                    lambda n: be.torch_sample_fn(peer, seed_ids)(n), None)
+                    timed_sampler(be.torch_sample_fn(peer, seed_ids)))
         trainer = be.rnngen_trainer(opts, corpus)
-        sample = be.rnngen_sample_fn(trainer.spec, trainer.params, seed_ids)
         return (lambda r: be.round_batches(train_ids, opts, r), be.rnngen_step_fn(trainer),
-                sample, one_stream_threads(trainer))
+                one_stream_sampler(trainer.spec, trainer.params, seed_ids))
 
     for line in sys.stdin:
         cmd = json.loads(line)
         cell = cmd["cell"]
         if cell not in jobs:
             jobs[cell] = build(cell)
-        batches, step, sample, blas = jobs[cell]
+        batches, step, sample = jobs[cell]
         if cmd["op"] == "train":
             chosen = batches(cmd["round"])
             step(chosen[0])  # warm-up: buffers, thread pools
@@ -108,35 +108,45 @@ def worker_main(args):
                 step(batch)
             out = {"seconds": (time.perf_counter() - started) / (len(chosen) - 1)}
         else:
-            n = args.sample_chars
-            with blas_threads(blas):
-                sample(n // 20)  # warm-up
-                started = time.perf_counter()
-                sample(n)
-                out = {"seconds": (time.perf_counter() - started) / n, "threads": blas}
+            sample(args.sample_chars // 20)  # warm-up
+            seconds, counts = sample(args.sample_chars)
+            out = {"seconds": seconds, "threads": counts}
         print(json.dumps(out), flush=True)
 
 
-def one_stream_threads(trainer):
-    """The BLAS threads `rnngen sample` would use for this model: its measured choice
-    where the tree has one, else one (the baseline's CLI ran one stream on one thread)."""
-    from rnngen import generation
-
-    choose = getattr(generation, "one_stream_threads", None)
-    if choose is None:
-        return 1
-    return choose(trainer.spec, trainer.params)
+def timed_sampler(sample):
+    """sample(n) -> (seconds a character, None) for a sampler that returns nothing."""
+    def timed(n):
+        started = time.perf_counter()
+        sample(n)
+        return (time.perf_counter() - started) / n, None
+    return timed
 
 
-def blas_threads(n):
-    from rnngen import threads
+def one_stream_sampler(spec, params, seed_ids):
+    """sample(n) -> (seconds a character after the first, BLAS thread counts used):
+    one stream at temperature 1 as `rnngen sample` runs it by default, on the threads
+    its tree chooses (threads.one_stream where it has it, else one thread, as the
+    baseline's CLI ran one stream)."""
+    import numpy as np
+    from rnngen import generation, threads
+    from rnngen.engine.sampling import generate
 
-    if n is None:  # the torch worker: torch's own setting
-        import contextlib
-        return contextlib.nullcontext()
-    if hasattr(threads, "blas_threads"):
-        return threads.blas_threads(n)
-    return threads.single_threaded()  # the baseline's: one thread is all it chose
+    def sample(n):
+        ids = generate(spec, params, seed_ids, n, np.random.default_rng(0))
+        counts = []
+        if hasattr(threads, "one_stream"):
+            ids = threads.one_stream(ids, generation.one_stream_trial(spec, params),
+                                     counts.append)
+            context = contextlib.nullcontext()
+        else:
+            context, counts = threads.single_threaded(), [1]
+        with context:
+            next(ids)  # the thread choice, then the first character
+            started = time.perf_counter()
+            rest = sum(1 for _ in ids)
+            return (time.perf_counter() - started) / max(rest, 1), counts
+    return sample
 
 
 # -- the driver ----------------------------------------------------------------------
@@ -201,7 +211,7 @@ def run(args):
                             out = workers[lib].ask(op=phase, cell=cell, round=r)
                             times[cell, phase, lib].append(out["seconds"])
                             if phase == "sample" and lib != "torch":
-                                chosen[cell, lib] = out["threads"]
+                                chosen.setdefault((cell, lib), []).append(out["threads"])
                 print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
         finally:
             for w in workers.values():
@@ -240,6 +250,11 @@ def ratios(num, den):
     return f"{statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f})"
 
 
+def _counts(rounds):
+    """Each round's BLAS thread counts, e.g. '2, 2, 2>1, 1, 1' (2>1: dropped to one)."""
+    return ", ".join(">".join(str(n) for n in counts) for counts in rounds)
+
+
 def report(res):
     t = res["times"]
     lines = [f"rnngen {res['commit']} against PyTorch and rnngen {res['baseline']}: one layer, "
@@ -250,15 +265,14 @@ def report(res):
              f"{res['load'][1]:.1f} at the end (above the core count: other jobs shared "
              "the machine)", "",
              "| cell | phase | rnngen | baseline | torch | vs torch | vs baseline | "
-             "sampling threads (rnngen, baseline) |",
+             "sampling BLAS threads each round (rnngen; baseline) |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for cell in res["cells"]:
         for phase, unit, scale in (("train", "ms/step", 1e3), ("sample", "us/char", 1e6)):
             new, base, peer = (t[f"{cell}|{phase}|{lib}"] for lib in LIBRARIES)
             blas = ""
             if phase == "sample":
-                blas = (f"{res['threads'][f'{cell}|rnngen']}, "
-                        f"{res['threads'][f'{cell}|base']}")
+                blas = "; ".join(_counts(res["threads"][f"{cell}|{lib}"]) for lib in LIBRARIES[:2])
             lines.append(
                 f"| {cell} | {phase}, {unit} | {statistics.median(new) * scale:,.1f} | "
                 f"{statistics.median(base) * scale:,.1f} | {statistics.median(peer) * scale:,.1f} "

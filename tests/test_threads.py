@@ -2,7 +2,7 @@
 the measured thread count for one stream."""
 import contextlib
 import threading
-import time
+import types
 
 import numpy as np
 import pytest
@@ -81,12 +81,21 @@ def test_blas_threads_sets_a_count_for_the_block_and_none_leaves_it(two_blas_thr
     assert threads.thread_count() == 2
 
 
+@pytest.fixture
+def clock(monkeypatch):
+    """threads' perf_counter as a clock the test moves ("now"), so timings are exact."""
+    fake = {"now": 0.0}
+    monkeypatch.setattr(threads, "time", types.SimpleNamespace(perf_counter=lambda: fake["now"]))
+    return fake
+
+
 @pytest.mark.parametrize("one, two, expected", [
     (0.004, 0.002, 2),    # clearly faster on two threads
     (0.004, 0.0039, 1),   # about as fast: not worth a second core
     (0.002, 0.004, 1),    # slower on two (a busy second core)
 ])
-def test_fastest_takes_all_threads_only_when_clearly_faster(monkeypatch, one, two, expected):
+def test_fastest_takes_all_threads_only_when_clearly_faster(monkeypatch, clock, one, two,
+                                                            expected):
     now = {"n": 2}
 
     @contextlib.contextmanager
@@ -101,7 +110,7 @@ def test_fastest_takes_all_threads_only_when_clearly_faster(monkeypatch, one, tw
 
     def work():
         seen.append(now["n"])
-        time.sleep(one if now["n"] == 1 else two)
+        clock["now"] += one if now["n"] == 1 else two
 
     assert threads.fastest(work, rounds=3) == expected
     assert sorted(set(seen)) == [1, 2] and len(seen) == 8  # a warm-up round, then 3
@@ -113,13 +122,75 @@ def test_fastest_without_a_choice_measures_nothing(monkeypatch, blas, expected):
     assert threads.fastest(lambda: pytest.fail("nothing to measure")) == expected
 
 
-def test_one_stream_threads_is_one_or_all_of_them():
+@pytest.fixture
+def fake_blas(monkeypatch):
+    """A BLAS thread count the test controls and reads ("n"), starting at 2."""
+    now = {"n": 2}
+
+    @contextlib.contextmanager
+    def blas_threads(n):
+        before = now["n"]
+        if n is not None:
+            now["n"] = n
+        try:
+            yield
+        finally:
+            now["n"] = before
+
+    monkeypatch.setattr(threads, "blas_threads", blas_threads)
+    return now
+
+
+@pytest.mark.parametrize("slow_from, counts", [
+    (None, [2]),      # blocks stay as fast as the first: two threads throughout
+    (9, [2, 1]),      # the third block is three times slower: one thread from then on
+])
+def test_one_stream_drops_to_one_thread_when_blocks_slow_down(monkeypatch, fake_blas, clock,
+                                                              slow_from, counts):
+    # at the start one thread took twice as long as two
+    monkeypatch.setattr(threads, "timings", lambda work: (2, 0.002, 0.001))
+    seen, used = [], []
+
+    def chars():
+        for i in range(20):
+            seen.append(fake_blas["n"])
+            clock["now"] += 0.003 if slow_from is not None and i >= slow_from else 0.001
+            yield i
+
+    assert list(threads.one_stream(chars(), None, used.append, block=4)) == list(range(20))
+    assert used == counts
+    if slow_from is None:
+        assert set(seen) == {2}
+    else:  # blocks of 4: the slow block, items 8-11, is judged once 11 is taken
+        assert seen[:12] == [2] * 12 and set(seen[12:]) == {1}
+    assert fake_blas["n"] == 2  # restored
+
+
+def test_one_stream_on_one_thread_when_that_is_faster(monkeypatch, fake_blas):
+    monkeypatch.setattr(threads, "timings", lambda work: (1, 0.001, 0.002))
+    used, seen = [], []
+
+    def chars():
+        for i in range(5):
+            seen.append(fake_blas["n"])
+            yield i
+
+    stream = threads.one_stream(chars(), None, used.append)
+    assert next(stream) == 0
+    stream.close()  # a reader that stops early still gets the count back
+    assert used == [1] and seen == [1] and fake_blas["n"] == 2
+
+
+def test_one_stream_trial_samples_a_few_characters_and_is_timed_by_one_stream():
     from rnngen import generation
     from rnngen.engine import model
     from rnngen.engine.spec import ModelSpec
 
     spec = ModelSpec(5, 8, 1, "gru")
     params = model.init_params(spec, np.random.default_rng(0))
-    before = threads.thread_count()
-    assert generation.one_stream_threads(spec, params) in {None, 1, before}
+    before, used = threads.thread_count(), []
+    trial = generation.one_stream_trial(spec, params)
+    assert len(trial()) == generation.TRIAL_CHARS
+    assert list(threads.one_stream(iter("abc"), trial, used.append)) == list("abc")
+    assert used and used[0] in {None, 1, before}
     assert threads.thread_count() == before

@@ -19,7 +19,7 @@ from click.core import ParameterSource
 from . import (__version__, checkpoint, config, corpus, device, evaluation, generation, lock,
                resources, sizing)
 from .errors import RnngenError
-from .threads import blas_threads, set_thread_count
+from .threads import one_stream, set_thread_count
 
 DEFAULT_CONFIG = "shakespeare.yaml"  # a shipped config, found by name (resources.find_config)
 SHIPPED_MODEL_HELP = "the shipped model"  # resources.shipped_model()
@@ -439,12 +439,11 @@ def sample(ctx, ckpt_path, seed_text, n, temperature, top_k, top_p, random_seed,
     rng = np.random.default_rng(random_seed)
     chars = generation.sample_chars(ckpt, seed_text, n, rng, temperature, top_k or 0,
                                     top_p or 1.0, saved_state=not fresh_state, device=where)
-    # one stream's one-row products: as many BLAS threads as measure fastest (one or all)
-    blas = contextlib.nullcontext() if threads is not None or not where.is_host else \
-        blas_threads(generation.one_stream_threads(ckpt.spec, ckpt.params))
+    if threads is None and where.is_host:  # as many BLAS threads as measure faster
+        chars = one_stream(chars, generation.one_stream_trial(ckpt.spec, ckpt.params))
     try:
         pending = 0
-        with blas:
+        with contextlib.closing(chars):
             for c in chars:
                 out.write(c)
                 pending += 1

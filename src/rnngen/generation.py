@@ -4,13 +4,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import threads
 from .corpus import Vocabulary
 from .device import CPU
 from .engine import beam, sampling
 from .errors import OptionError
 
-TRIAL_CHARS = 16  # characters a trial of one_stream_threads samples
+TRIAL_CHARS = 8  # characters a trial of one_stream_trial samples
 
 
 def check_options(n, temperature, top_k, top_p):
@@ -49,13 +48,12 @@ def sample_chars(ckpt, seed, n, rng, temperature=1.0, top_k=0, top_p=1.0, saved_
         yield chars[idx]
 
 
-def one_stream_threads(spec, params):
-    """The BLAS thread count that one stream of this model (host arrays) samples
-    fastest with on this machine now, 1 or all (threads.fastest, timing a few
-    characters of the sampler); None where the count cannot be set."""
+def one_stream_trial(spec, params):
+    """A few characters of one stream of this model (host arrays), on a sampler of
+    their own: what threads.one_stream times to choose its BLAS thread count."""
     stepper = sampling.Stepper(spec, params)
     V = spec.vocab_size
-    return threads.fastest(lambda: [stepper.step(i % V) for i in range(TRIAL_CHARS)])
+    return lambda: [stepper.step(i % V) for i in range(TRIAL_CHARS)]
 
 
 def _seed_ids(vocab, seed, rng):

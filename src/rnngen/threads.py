@@ -129,22 +129,31 @@ def blas_threads(n):
 
 
 CLEARLY_FASTER = 0.9  # more threads must take at most this share of one thread's time
+BLOCK = 256  # items one_stream times at a time, watching many threads
 
 
-def fastest(work, rounds=9):
+def fastest(work, rounds=5):
     """The BLAS thread count, 1 or all of the BLAS's threads, under which ``work()``
-    runs faster, measured here and now: the two take turns ``rounds`` times and the
-    medians are compared. More threads win only when clearly faster, since they
-    keep a second core busy. None where the count cannot be controlled.
+    runs faster, measured here and now (see timings). None where the count cannot
+    be controlled."""
+    timed = timings(work, rounds)
+    return None if timed is None else timed[0]
 
-    Which is faster depends on the machine, the model and the neighbours: a one-row
-    product reads all of W_hh for one character, and splitting that read over two
-    cores pays at the GRU's (H, 3H) on a quiet machine, but a busy second core makes
-    every product wait for it (bench/bench_peer.py shows both).
+
+def timings(work, rounds=5):
+    """(count, seconds of work() on one thread, on all threads) or None where the count
+    cannot be controlled. The two take turns ``rounds`` times after a warm-up round and
+    their medians are compared; all threads win only when clearly faster, since they
+    keep a second core busy. Which is faster depends on the machine, the model and the
+    neighbours: a one-row product reads all of W_hh for one character, and splitting
+    that read over two cores pays at the GRU's (H, 3H) on a quiet machine, but a busy
+    second core makes every product wait for it.
     """
     most = thread_count()
-    if most is None or most < 2:
-        return None if most is None else 1
+    if most is None:
+        return None
+    if most < 2:
+        return 1, None, None
     times = {1: [], most: []}
     for r in range(rounds + 1):
         for n in (1, most) if r % 2 else (most, 1):
@@ -154,7 +163,46 @@ def fastest(work, rounds=9):
                 if r:  # round 0 warms both up (thread start, caches)
                     times[n].append(time.perf_counter() - started)
     one, many = (statistics.median(times[n]) for n in (1, most))
-    return most if many <= CLEARLY_FASTER * one else 1
+    return (most if many <= CLEARLY_FASTER * one else 1), one, many
+
+
+def one_stream(items, work, on_count=None, block=BLOCK):
+    """Yield ``items`` (one stream's characters, made as they are taken) with OpenBLAS
+    on the thread count ``timings(work)`` chooses, then restore the count.
+
+    On all threads, every ``block`` items are timed: once a block takes longer than the
+    first one did by more than one thread's time over all threads' at the start, a
+    neighbour has taken a core, and the rest runs on one thread (many threads waiting
+    on a busy core are many times slower than one). ``on_count(n)`` hears each count
+    used.
+    """
+    items = iter(items)
+    timed = timings(work)
+    count = None if timed is None else timed[0]
+    if on_count is not None:
+        on_count(count)
+    with blas_threads(count):
+        if count is None or count == 1:
+            yield from items
+            return
+        _, one, many = timed
+        first, n, started = None, 0, time.perf_counter()
+        for item in items:
+            yield item
+            n += 1
+            if n == block:
+                took = time.perf_counter() - started
+                if first is None:
+                    first = took
+                elif took * many > first * one:
+                    break
+                n, started = 0, time.perf_counter()
+        else:
+            return
+        if on_count is not None:
+            on_count(1)
+        with blas_threads(1):
+            yield from items
 
 
 def set_thread_count(n):

@@ -157,13 +157,39 @@ def test_one_stream_drops_to_one_thread_when_blocks_slow_down(monkeypatch, fake_
             clock["now"] += 0.003 if slow_from is not None and i >= slow_from else 0.001
             yield i
 
-    assert list(threads.one_stream(chars(), None, used.append, block=4)) == list(range(20))
+    stream = threads.one_stream(chars(), None, used.append, block=4, probe_every=100)
+    assert list(stream) == list(range(20))
     assert used == counts
     if slow_from is None:
         assert set(seen) == {2}
     else:  # blocks of 4: the slow block, items 8-11, is judged once 11 is taken
         assert seen[:12] == [2] * 12 and set(seen[12:]) == {1}
     assert fake_blas["n"] == 2  # restored
+
+
+@pytest.mark.parametrize("one_thread_cost, counts", [
+    (0.002, [2]),     # probes on one thread stay slower: two threads throughout
+    (0.001, [2, 1]),  # a probe as fast as two threads: one thread from then on
+])
+def test_one_stream_probes_one_thread_every_few_blocks(monkeypatch, fake_blas, clock,
+                                                       one_thread_cost, counts):
+    monkeypatch.setattr(threads, "timings", lambda work: (2, 0.002, 0.001))
+    seen, used = [], []
+
+    def chars():
+        for i in range(40):
+            seen.append(fake_blas["n"])
+            clock["now"] += one_thread_cost if fake_blas["n"] == 1 else 0.001
+            yield i
+
+    assert list(threads.one_stream(chars(), None, used.append, block=4, probe_every=3)) \
+        == list(range(40))
+    assert used == counts
+    if one_thread_cost == 0.002:  # every third block of 4 a probe
+        assert seen == ([2] * 8 + [1] * 4) * 3 + [2] * 4
+    else:  # the first probe, items 8-11, settles it
+        assert seen == [2] * 8 + [1] * 32
+    assert fake_blas["n"] == 2
 
 
 def test_one_stream_on_one_thread_when_that_is_faster(monkeypatch, fake_blas):
@@ -194,3 +220,22 @@ def test_one_stream_trial_samples_a_few_characters_and_is_timed_by_one_stream():
     assert list(threads.one_stream(iter("abc"), trial, used.append)) == list("abc")
     assert used and used[0] in {None, 1, before}
     assert threads.thread_count() == before
+
+
+def test_one_stream_compares_a_probe_with_the_latest_block(monkeypatch, fake_blas, clock):
+    """Two threads slow down (not enough to give up on them by themselves), so that one
+    thread, slower than two were at the start, is now the faster."""
+    monkeypatch.setattr(threads, "timings", lambda work: (2, 0.002, 0.001))
+    used = []
+
+    def chars():
+        for i in range(40):
+            if fake_blas["n"] == 1:
+                clock["now"] += 0.0015
+            else:
+                clock["now"] += 0.001 if i < 4 else 0.00175
+            yield i
+
+    assert list(threads.one_stream(chars(), None, used.append, block=4, probe_every=3)) \
+        == list(range(40))
+    assert used == [2, 1]

@@ -19,6 +19,7 @@ and batches run in one piece on the BLAS's own threads.
 import contextlib
 import ctypes
 import glob
+import itertools
 import os
 import statistics
 import threading
@@ -130,6 +131,7 @@ def blas_threads(n):
 
 CLEARLY_FASTER = 0.9  # more threads must take at most this share of one thread's time
 BLOCK = 256  # items one_stream times at a time, watching many threads
+PROBE_EVERY = 8  # one block in this many runs on one thread, to compare
 
 
 def fastest(work, rounds=5):
@@ -166,43 +168,54 @@ def timings(work, rounds=5):
     return (most if many <= CLEARLY_FASTER * one else 1), one, many
 
 
-def one_stream(items, work, on_count=None, block=BLOCK):
+def one_stream(items, work, on_count=None, block=BLOCK, probe_every=PROBE_EVERY):
     """Yield ``items`` (one stream's characters, made as they are taken) with OpenBLAS
     on the thread count ``timings(work)`` chooses, then restore the count.
 
-    On all threads, every ``block`` items are timed: once a block takes longer than the
-    first one did by more than one thread's time over all threads' at the start, a
-    neighbour has taken a core, and the rest runs on one thread (many threads waiting
-    on a busy core are many times slower than one). ``on_count(n)`` hears each count
-    used.
+    On all threads the stream keeps checking, since a neighbour may take a core at any
+    time and threads waiting on a busy core are many times slower than one thread:
+    items are timed a ``block`` at a time, and every ``probe_every``-th block runs on
+    one thread. The rest runs on one thread for good once a probe is not clearly
+    slower than the block before it, or once a block takes longer than the first did
+    by more than one thread's time over all threads' at the start. ``on_count(n)``
+    hears each count used.
     """
     items = iter(items)
     timed = timings(work)
     count = None if timed is None else timed[0]
     if on_count is not None:
         on_count(count)
-    with blas_threads(count):
-        if count is None or count == 1:
+    if count is None or count == 1:
+        with blas_threads(count):
             yield from items
-            return
-        _, one, many = timed
-        first, n, started = None, 0, time.perf_counter()
-        for item in items:
-            yield item
-            n += 1
-            if n == block:
-                took = time.perf_counter() - started
-                if first is None:
-                    first = took
-                elif took * many > first * one:
+        return
+    _, one, many = timed
+    first = last = None  # seconds of the first block on all threads, and of the latest
+    for k in itertools.count():
+        probe = k % probe_every == probe_every - 1
+        with blas_threads(1 if probe else count):
+            started, n = time.perf_counter(), 0
+            for item in items:
+                yield item
+                n += 1
+                if n == block:
                     break
-                n, started = 0, time.perf_counter()
+            else:
+                return
+            took = time.perf_counter() - started
+        if probe:
+            if last > CLEARLY_FASTER * took:
+                break
+        elif first is None:
+            first = last = took
+        elif took * many > first * one:
+            break
         else:
-            return
-        if on_count is not None:
-            on_count(1)
-        with blas_threads(1):
-            yield from items
+            last = took
+    if on_count is not None:
+        on_count(1)
+    with blas_threads(1):
+        yield from items
 
 
 def set_thread_count(n):

@@ -6,8 +6,9 @@
 For each cell, one fused forward and backward pass over a precomputed input (T, N, G*H)
 (what `cells.<cell>.forward/backward` do inside a training step), against the same
 recurrent products alone: per step h_{t-1} W_hh (N, H) x (H, G*H) forward and
-dA W_hh^T backward, then the one dW_hh product over all steps. The rest is the cell's
-element-wise work (gates, their derivatives, copies). The default shape is what each
+dA W_hh^T backward (W_hh dA^T for the gated cells, the form they compute), then the
+one dW_hh product over all steps. The rest is the cell's element-wise work (gates,
+their derivatives, copies). The default shape is what each
 of the trainer's two groups of streams runs on one core at the README's bench shape
 (hidden 512, batch 64 split in two, BPTT 100).
 
@@ -69,9 +70,15 @@ def main(argv=None):
         h, out = np.zeros((N, H), f32), np.empty((N, G), f32)
         for _ in range(T):
             np.matmul(h, Whh, out=out)
-        WhhT, dA, dh = np.ascontiguousarray(Whh.T), np.zeros((N, G), f32), np.empty((N, H), f32)
-        for _ in range(T):
-            np.matmul(dA, WhhT, out=dh)
+        dA = np.zeros((N, G), f32)
+        if cell.GATES > 1:  # the gated cells' form: W_hh dA^T, (H, G*H) x (G*H, N)
+            dhT = np.empty((H, N), f32)
+            for _ in range(T):
+                np.matmul(Whh, dA.T, out=dhT)
+        else:
+            WhhT, dh = np.ascontiguousarray(Whh.T), np.empty((N, H), f32)
+            for _ in range(T):
+                np.matmul(dA, WhhT, out=dh)
         np.zeros((H, T * N), f32) @ d["a"].reshape(-1, G)
 
     cells = [CELLS[name] for name in args.cells.split(",")]

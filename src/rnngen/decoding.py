@@ -27,7 +27,7 @@ from .engine import beam as beam_search
 from .engine import sampling
 from .engine.backend import to_host
 from .errors import CheckpointError, OptionError
-from .threads import single_threaded
+from .threads import one_stream
 
 
 def _whole(v, lo):
@@ -451,21 +451,41 @@ def stream(model, seed, decoding, one_thread=True):
     """Yield the printed seed, then each generated character, as it is made: one
     sample (decoding.num_samples 1, no beam), through a one-row Decoder.
 
-    one_thread: run BLAS on one thread meanwhile (measured: one stream's (1, H) x
-    (H, H) products run faster on one thread than on two).
+    one_thread: choose BLAS's thread count for the stream by measurement
+    (threads.one_stream: 1 or all, timed at the start and checked as it goes; a
+    one-row product often runs faster on one thread, and a busy neighbour core makes
+    waiting threads slow); False leaves the count as it is (--threads given).
     """
     if decoding.beam or decoding.num_samples != 1:
         raise OptionError("stream makes one sample by drawing; use samples for "
                           "{num_samples} > 1 or {beam}", ("num_samples", "beam"))
     decoding = decoding.with_random_seed()
-    with single_threaded() if one_thread else contextlib.nullcontext():
-        decoder = Decoder(model)
-        row = decoder.add(decoding, seed)
-        yield row.seed
-        chars = model.vocab.chars
-        while not row.done:
-            for _, idx in decoder.step():
-                yield chars[idx]
+    chars = _stream_chars(model, seed, decoding)
+    if one_thread and model.device.is_host:
+        chars = one_stream(chars, one_stream_trial(model.spec, model.params))
+    with contextlib.closing(chars):
+        yield from chars
+
+
+def _stream_chars(model, seed, decoding):
+    decoder = Decoder(model)
+    row = decoder.add(decoding, seed)
+    yield row.seed
+    chars = model.vocab.chars
+    while not row.done:
+        for _, idx in decoder.step():
+            yield chars[idx]
+
+
+TRIAL_CHARS = 8  # characters a trial of one_stream_trial samples
+
+
+def one_stream_trial(spec, params):
+    """A few characters of one stream of this model (host arrays), on a sampler of
+    their own: what threads.one_stream times to choose its BLAS thread count."""
+    stepper = sampling.Stepper(spec, params)
+    V = spec.vocab_size
+    return lambda: [stepper.step(i % V) for i in range(TRIAL_CHARS)]
 
 
 def samples(model, seed, decoding, scores=False):

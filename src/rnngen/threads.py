@@ -19,8 +19,11 @@ and batches run in one piece on the BLAS's own threads.
 import contextlib
 import ctypes
 import glob
+import itertools
 import os
+import statistics
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -102,24 +105,117 @@ def thread_count():
     return api[0]() if api else None
 
 
-@contextlib.contextmanager
 def single_threaded():
-    """Run the block with OpenBLAS on one thread, then restore the old count.
+    """Run the block with OpenBLAS on one thread, then restore the old count."""
+    return blas_threads(1)
 
-    Only one block at a time changes the count (the setting is process-wide).
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """Run the block with OpenBLAS on ``n`` threads (None: as it is), then restore the
+    old count. Only one block at a time changes the count (the setting is process-wide).
     """
     api = _functions()
-    if not api:
+    if not api or n is None:
         yield
         return
     get, put = api
     with _lock:
         before = get()
-        put(1)
+        put(n)
         try:
             yield
         finally:
             put(before)
+
+
+CLEARLY_FASTER = 0.9  # more threads must take at most this share of one thread's time
+BLOCK = 256  # items one_stream times at a time, watching many threads
+PROBE_EVERY = 8  # one block in this many runs on one thread, to compare
+
+
+def fastest(work, rounds=5):
+    """The BLAS thread count, 1 or all of the BLAS's threads, under which ``work()``
+    runs faster, measured here and now (see timings). None where the count cannot
+    be controlled."""
+    timed = timings(work, rounds)
+    return None if timed is None else timed[0]
+
+
+def timings(work, rounds=5):
+    """(count, seconds of work() on one thread, on all threads) or None where the count
+    cannot be controlled. The two take turns ``rounds`` times after a warm-up round and
+    their medians are compared; all threads win only when clearly faster, since they
+    keep a second core busy. Which is faster depends on the machine, the model and the
+    neighbours: a one-row product reads all of W_hh for one character, and splitting
+    that read over two cores pays at the GRU's (H, 3H) on a quiet machine, but a busy
+    second core makes every product wait for it.
+    """
+    most = thread_count()
+    if most is None:
+        return None
+    if most < 2:
+        return 1, None, None
+    times = {1: [], most: []}
+    for r in range(rounds + 1):
+        for n in (1, most) if r % 2 else (most, 1):
+            with blas_threads(n):
+                started = time.perf_counter()
+                work()
+                if r:  # round 0 warms both up (thread start, caches)
+                    times[n].append(time.perf_counter() - started)
+    one, many = (statistics.median(times[n]) for n in (1, most))
+    return (most if many <= CLEARLY_FASTER * one else 1), one, many
+
+
+def one_stream(items, work, on_count=None, block=BLOCK, probe_every=PROBE_EVERY):
+    """Yield ``items`` (one stream's characters, made as they are taken) with OpenBLAS
+    on the thread count ``timings(work)`` chooses, then restore the count.
+
+    On all threads the stream keeps checking, since a neighbour may take a core at any
+    time and threads waiting on a busy core are many times slower than one thread:
+    items are timed a ``block`` at a time, and every ``probe_every``-th block runs on
+    one thread. The rest runs on one thread for good once a probe is not clearly
+    slower than the block before it, or once a block takes longer than the first did
+    by more than one thread's time over all threads' at the start. ``on_count(n)``
+    hears each count used.
+    """
+    items = iter(items)
+    timed = timings(work)
+    count = None if timed is None else timed[0]
+    if on_count is not None:
+        on_count(count)
+    if count is None or count == 1:
+        with blas_threads(count):
+            yield from items
+        return
+    _, one, many = timed
+    first = last = None  # seconds of the first block on all threads, and of the latest
+    for k in itertools.count():
+        probe = k % probe_every == probe_every - 1
+        with blas_threads(1 if probe else count):
+            started, n = time.perf_counter(), 0
+            for item in items:
+                yield item
+                n += 1
+                if n == block:
+                    break
+            else:
+                return
+            took = time.perf_counter() - started
+        if probe:
+            if last > CLEARLY_FASTER * took:
+                break
+        elif first is None:
+            first = last = took
+        elif took * many > first * one:
+            break
+        else:
+            last = took
+    if on_count is not None:
+        on_count(1)
+    with blas_threads(1):
+        yield from items
 
 
 def set_thread_count(n):

@@ -195,9 +195,8 @@ class Trainer:
         bits = self.device.mask_bits(self.rng, self.cfg.train.seed, self.step)
         loss, grads = self.task.loss_and_grads(self.params, batch, bits)
         self._check_and_clip(grads, loss)
-        for name, w in self.params.items():
-            self.opt[name]["learning_rate"] = lr
-            self.update(w, grads[name], self.opt[name])
+        optim.update_all(self.update, self.params, grads, self.opt, lr, self.workers.map,
+                         self.workers.groups)
         self.step += 1
         return loss
 

@@ -213,18 +213,18 @@ def split_loss_and_grads(spec, params, inputs, targets, s0, dropout=0.0, rng=Non
         return loss_and_grads(spec, params, inputs, targets, s0, masks=masks)
 
     def run(cols):
-        return loss_and_grads(spec, params, inputs[:, cols], targets[:, cols], s0[:, cols],
-                              masks=masks.streams(cols))
+        result = loss_and_grads(spec, params, inputs[:, cols], targets[:, cols], s0[:, cols],
+                                masks=masks.streams(cols))
+        for g in result[1].values():  # weighed here, on the group's own thread
+            g *= (cols.stop - cols.start) / N
+        return result
 
     results = list(map_fn(run, groups))
     shares = [(g.stop - g.start) / N for g in groups]
     loss = sum(share * r[0] for share, r in zip(shares, results))
     grads = results[0][1]
-    for g in grads.values():
-        g *= shares[0]
-    for share, r in zip(shares[1:], results[1:]):
+    for r in results[1:]:
         for name, g in r[1].items():
-            g *= share
             grads[name] += g
     ds0 = np.concatenate([share * r[2] for share, r in zip(shares, results)], axis=1)
     sT = np.concatenate([r[3] for r in results], axis=1)

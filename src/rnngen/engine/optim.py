@@ -64,19 +64,68 @@ def adam(w, dw, config):
     v = config.setdefault("v", np.zeros_like(w))
     t = config["t"] = config.get("t", 0) + 1
     lr = config["learning_rate"]
+    # the formula's operations in its order, through two scratch arrays rather than six
     m *= b1
-    m += (1 - b1) * dw
+    tmp = dw * (1 - b1)
+    m += tmp
     v *= b2
-    v += (1 - b2) * (dw * dw)
+    np.multiply(dw, dw, out=tmp)
+    tmp *= 1 - b2
+    v += tmp
     step = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
     wd = config.get("weight_decay", 0.0)
     if wd and w.ndim > 1:  # decay weights, not biases
         w *= 1 - lr * wd
-    w -= step * m / (np.sqrt(v) + config.get("epsilon", 1e-8))
+    np.sqrt(v, out=tmp)
+    tmp += config.get("epsilon", 1e-8)
+    delta = m * step
+    delta /= tmp
+    w -= delta
     return w, config
 
 
 RULES = {"sgd": sgd, "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam}
+
+MIN_SPLIT_ROWS = 64  # a parameter with fewer rows is updated whole
+
+
+def update_all(rule, params, grads, configs, learning_rate, map_fn=map, parts=1):
+    """Apply ``rule`` to every parameter, params[name] by grads[name] with configs[name]
+    (whose learning_rate is set here).
+
+    With parts > 1, each parameter with enough rows whose state already exists (from
+    the second step on) is cut into ``parts`` slices of rows, and ``map_fn`` (the
+    trainer's thread pool) runs slice k of every parameter as job k. Every rule is
+    element-wise, so the slices give the whole update exactly; the update is a dozen
+    passes over memory that would otherwise keep one core busy while the other waits.
+    """
+    jobs = [[] for _ in range(max(1, parts))]
+    split = []  # (config, the config of its first slice)
+    for name, w in params.items():
+        config = configs[name]
+        config["learning_rate"] = learning_rate
+        if parts < 2 or len(w) < MIN_SPLIT_ROWS or any(s not in config for s in rule.state):
+            jobs[0].append((w, grads[name], config))
+            continue
+        arrays = {key for key, value in config.items()
+                  if getattr(value, "shape", None) == w.shape}
+        edges = [len(w) * k // parts for k in range(parts + 1)]
+        for k, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+            piece = {key: (value[a:b] if key in arrays else value)
+                     for key, value in config.items()}
+            jobs[k].append((w[a:b], grads[name][a:b], piece))
+            if k == 0:
+                split.append((config, piece, arrays))
+
+    def run(job):
+        for w, dw, config in job:
+            rule(w, dw, config)
+
+    list(map_fn(run, jobs))
+    for config, piece, arrays in split:  # counters (Adam's t) moved on in every slice alike
+        for slot in rule.state:
+            if slot not in arrays:
+                config[slot] = piece[slot]
 
 
 def clip_by_value(grads, limit):

@@ -19,7 +19,8 @@ checkpoints and trainer ask it and never test which cell it is:
                      beforehand as one large product; only the recurrence loops
     backward(dout, cache) -> da (T, N, G*H), ds0 (N, S*H), dWhh, dextra (dict)
                      dout (T, N, H) is the loss gradient reaching each output from
-                     above (truncated BPTT: nothing flows back into sT)
+                     above (truncated BPTT: nothing flows back into sT); a cell may
+                     write da over its cache, which then serves one backward pass
     step(a, hw, s, extra) -> h (N, H)
                      one step for sampling, updating s (N, S*H) in place; hw is
                      h_{t-1} W_hh (N, G*H), or None when the caller has already

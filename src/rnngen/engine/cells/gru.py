@@ -74,60 +74,61 @@ def forward(a, s0, Whh, extra):
     bhn = extra["bhn"]
     gates = np.empty_like(a)
     hn = xp.empty((T, N, H), dtype=a.dtype)
-    h = np.empty_like(hn)
+    hs = xp.empty((T + 1, N, H), dtype=a.dtype)  # h_{t-1} for each step, then h_T
+    hs[0] = s0
     hw = xp.empty((N, G), dtype=a.dtype)
-    prev = s0
     for t in range(T):
-        np.matmul(prev, Whh, out=hw)
-        _update(a[t], hw, bhn, prev, gates[t], hn[t], h[t])
-        prev = h[t]
-    return h, h[-1].copy(), (s0, Whh, gates, hn, h)
+        np.matmul(hs[t], Whh, out=hw)
+        _update(a[t], hw, bhn, hs[t], gates[t], hn[t], hs[t + 1])
+    h = hs[1:]
+    return h, h[-1].copy(), (Whh, gates, hn, hs)
 
 
 def backward(dh, cache):
-    """dh (T, N, H) -> da (T, N, 3H), ds0 (N, H), dWhh (H, 3H), {"bhn": (H,)}."""
-    s0, Whh, gates, hn, h = cache
-    T, N, H = h.shape
-    xp = xp_of(h)
-    WhhT = xp.ascontiguousarray(Whh.T)  # see rnn.backward
-    da = np.empty_like(gates)
-    dhw = np.empty_like(gates)  # gradient reaching h_{t-1} W_hh
-    carry = xp.zeros((N, H), dtype=h.dtype)
-    tmp = xp.empty((N, H), dtype=h.dtype)
+    """dh (T, N, H) -> da (T, N, 3H), ds0 (N, H), dWhh (H, 3H), {"bhn": (H,)}.
+
+    da is the forward's gate buffer, overwritten (the cache serves one backward pass):
+    each gate's slot becomes its pre-activation's gradient once the gate is read for
+    the last time, in the order of operations a separate buffer would take.
+    """
+    Whh, gates, hn, hs = cache
+    T, N, H = hn.shape
+    xp = xp_of(hn)
+    dhw = xp.empty((T, N, 3 * H), dtype=hn.dtype)  # gradient reaching h_{t-1} W_hh
+    carry = xp.zeros((N, H), dtype=hn.dtype)
+    dhT = xp.empty((H, N), dtype=hn.dtype)
+    tmp, tmp2, tmp3 = (xp.empty((N, H), dtype=hn.dtype) for _ in range(3))
     for t in range(T - 1, -1, -1):
-        g = gates[t]
+        g, dw = gates[t], dhw[t]
         r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
-        d, dw = da[t], dhw[t]
-        dr, dz, dn = d[:, :H], d[:, H:2 * H], d[:, 2 * H:]
-        h_prev = h[t - 1] if t > 0 else s0
         np.add(dh[t], carry, out=carry)  # the whole dL/dh_t
-        np.subtract(1, z, out=dn)  # 1 - z, for both dz and dn
-        # dz = dh (h_prev - n) z (1 - z)
-        np.subtract(h_prev, n, out=dz)
-        dz *= carry
-        np.multiply(dn, z, out=tmp)
-        dz *= tmp
+        np.subtract(1, z, out=tmp)  # 1 - z, for both dz and dn
+        np.subtract(hs[t], n, out=tmp2)  # h_prev - n
+        tmp2 *= carry
         # dn (pre-activation) = dh (1 - z) (1 - n^2)
-        dn *= carry
-        np.multiply(n, n, out=tmp)
-        np.subtract(1, tmp, out=tmp)
-        dn *= tmp
-        # the n gate reads r * (hn + b_hn): dr = dn hn, d(hn) = dn r
-        np.multiply(dn, hn[t], out=dr)
+        np.multiply(tmp, carry, out=tmp3)
+        np.multiply(n, n, out=n)
+        np.subtract(1, n, out=n)
+        n *= tmp3
+        # dz = dh (h_prev - n) z (1 - z); dh z flows on to h_{t-1} directly
+        tmp *= z
+        carry *= z
+        np.multiply(tmp2, tmp, out=z)
+        # the n gate reads r * (hn + b_hn): dr = dn hn r (1 - r), d(hn) = dn r
         np.subtract(1, r, out=tmp)
         tmp *= r
-        dr *= tmp
-        dw[:, :2 * H] = d[:, :2 * H]
-        np.multiply(dn, r, out=dw[:, 2 * H:])
-        # what flows on to h_{t-1}: directly through z, and through W_hh
-        carry *= z
-        np.matmul(dw, WhhT, out=tmp)
-        carry += tmp
-    dWhh = s0.T @ dhw[0]
+        np.multiply(n, r, out=dw[:, 2 * H:])
+        np.multiply(n, hn[t], out=r)
+        r *= tmp
+        dw[:, :2 * H] = g[:, :2 * H]
+        # and through W_hh, as W_hh (dL/dhw_t)^T, (H, 3H) x (3H, N) (see lstm.backward)
+        np.matmul(Whh, dw.T, out=dhT)
+        carry += dhT.T
+    dWhh = hs[0].T @ dhw[0]
     if T > 1:
-        dWhh += h[:-1].reshape(-1, H).T @ dhw[1:].reshape(-1, 3 * H)
+        dWhh += hs[1:T].reshape(-1, H).T @ dhw[1:].reshape(-1, 3 * H)
     dbhn = dhw[:, :, 2 * H:].sum(axis=(0, 1))
-    return da, carry, dWhh, {"bhn": dbhn}
+    return gates, carry, dWhh, {"bhn": dbhn}
 
 
 def step(a, hw, s, extra):

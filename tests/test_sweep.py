@@ -59,7 +59,7 @@ def test_a_sweep_prunes_the_bad_trial_and_writes_a_best_config_that_trains(
     assert [t.params[LR] for t in trials] == [0.01, 0.03, 1.0e-7]
     assert [t.state for t in trials] == [states.COMPLETE, states.COMPLETE, states.PRUNED]
     assert max(trials[2].intermediate_values) == 10  # stopped at its first validation
-    assert checkpoint.load(tmp_path / "runs" / "cfg-sweep" / "trial-2.npz").meta["step"] == 10
+    assert checkpoint.load(tmp_path / "runs" / "cfg-sweep" / "trial-2.npz").step == 10
     assert "trial 2: pruned at step 10" in result.stderr
     best = tmp_path / "runs" / "cfg-sweep" / "best.yaml"
     assert result.stdout.splitlines()[-1] == str(best)
@@ -70,9 +70,9 @@ def test_a_sweep_prunes_the_bad_trial_and_writes_a_best_config_that_trains(
     trained = runner.invoke(main, ["train", "--config", str(best), "-q"])
     assert trained.exit_code == 0, trained.output
     ckpt = checkpoint.load(tmp_path / "runs" / "cfg-sweep" / "best.npz")
-    assert ckpt.meta["train"]["learning_rate"] == study.best_trial.params[LR]
+    assert ckpt.settings("train")["learning_rate"] == study.best_trial.params[LR]
     # the same run as the best trial: the same validation loss
-    assert ckpt.meta["history"][-1]["val_loss"] == pytest.approx(study.best_value, rel=1e-6)
+    assert ckpt.history[-1]["val_loss"] == pytest.approx(study.best_value, rel=1e-6)
 
     shown = runner.invoke(main, ["sweep", "--config", str(cfg), "--show"])
     assert shown.exit_code == 0, shown.output
@@ -152,7 +152,7 @@ def test_an_interrupted_sweep_resumes_its_trial(tmp_path, text_file, optuna, sig
     code, _, err = _start_and_stop(cfg, tmp_path, sig)
     if code == 0:
         pytest.skip("the sweep finished before the signal arrived")
-    stopped = checkpoint.load(tmp_path / "runs" / "cfg-sweep" / "trial-0.npz").meta["step"]
+    stopped = checkpoint.load(tmp_path / "runs" / "cfg-sweep" / "trial-0.npz").step
     assert 0 < stopped < steps
     if sig == signal.SIGINT:
         assert code == 130 and "same command resumes it" in err and "Traceback" not in err
@@ -169,9 +169,9 @@ def test_an_interrupted_sweep_resumes_its_trial(tmp_path, text_file, optuna, sig
     assert resumed.params == first.params
     assert "resumed" in again.stderr
     ckpt = checkpoint.load(resumed.user_attrs["output"])
-    assert ckpt.meta["step"] == steps
+    assert ckpt.step == steps
     # the resumed run continued the checkpoint: its curve starts with the first's points
-    assert ckpt.meta["history"][0]["step"] == 10
+    assert ckpt.history[0]["step"] == 10
     assert min(resumed.intermediate_values) == 10
     assert second.params == {LR: 0.02}  # the queue went on where it stopped
 

@@ -220,7 +220,7 @@ def test_a_choice_is_read_in_any_case(w, tmp_path, key, written, stored):
     assert_ok(cli(["train", "--config", path, "--corpus", w.text, "--output", out, "--steps",
                    "2", "--set", "train.eval_every=2", "--set", "train.batch_size=2",
                    "--set", "train.seq_length=8", "-q"]))
-    assert checkpoint.load(out).meta[section][name] == stored
+    assert checkpoint.load(out).settings(section)[name] == stored
 
 
 @pytest.mark.parametrize("where", ["file", "command line"])

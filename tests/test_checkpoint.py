@@ -284,6 +284,8 @@ def test_version_2_files_load_resume_and_are_saved_as_version_3(tmp_path, cell):
         np.testing.assert_array_equal(new.params[k], v)
     cfg = config.from_dict({"model": old.settings("model"), "train": dict(
         old.settings("train"), steps=32, output=str(tmp_path / "r.npz"))})
-    text = corpus.text_corpus(old.vocab_chars * 200)
+    from conftest import make_text
+
+    text = corpus.text_corpus(make_text(4000, seed=1))  # the fixtures' text (make_fixtures.py)
     trainer = build_trainer(cfg, text, resume=old)
     assert trainer.step == 30 and len(list(trainer.run())) == 2

@@ -157,8 +157,8 @@ def timings(work, rounds=5):
     if most < 2:
         return 1, None, None
     times = {1: [], most: []}
-    for r in range(rounds + 1):
-        for n in (1, most) if r % 2 else (most, 1):
+    for r in range(rounds + 1):  # ending on one thread, so the others go idle at once
+        for n in (1, most) if (rounds - r) % 2 else (most, 1):
             with blas_threads(n):
                 started = time.perf_counter()
                 work()

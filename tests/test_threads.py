@@ -157,7 +157,7 @@ def test_one_stream_drops_to_one_thread_when_blocks_slow_down(monkeypatch, fake_
             clock["now"] += 0.003 if slow_from is not None and i >= slow_from else 0.001
             yield i
 
-    stream = threads.one_stream(chars(), None, used.append, block=4, probe_every=100)
+    stream = threads.one_stream(chars(), None, used.append, block=4, probe_every=None)
     assert list(stream) == list(range(20))
     assert used == counts
     if slow_from is None:
@@ -185,10 +185,10 @@ def test_one_stream_probes_one_thread_every_few_blocks(monkeypatch, fake_blas, c
     assert list(threads.one_stream(chars(), None, used.append, block=4, probe_every=3)) \
         == list(range(40))
     assert used == counts
-    if one_thread_cost == 0.002:  # every third block of 4 a probe
-        assert seen == ([2] * 8 + [1] * 4) * 3 + [2] * 4
-    else:  # the first probe, items 8-11, settles it
-        assert seen == [2] * 8 + [1] * 32
+    if one_thread_cost == 0.002:  # blocks of 4, probes the second and every third after
+        assert seen == [n for n in (2, 1, 2, 2, 1, 2, 2, 1, 2, 2) for _ in range(4)]
+    else:  # the first probe, items 4-7, settles it
+        assert seen == [2] * 4 + [1] * 36
     assert fake_blas["n"] == 2
 
 

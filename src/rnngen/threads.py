@@ -130,8 +130,8 @@ def blas_threads(n):
 
 
 CLEARLY_FASTER = 0.9  # more threads must take at most this share of one thread's time
-BLOCK = 256  # items one_stream times at a time, watching many threads
-PROBE_EVERY = 8  # one block in this many runs on one thread, to compare
+BLOCK = 128  # items one_stream times at a time, watching many threads
+PROBE_EVERY = 8  # one block in this many runs on one thread (the second first), to compare
 
 
 def fastest(work, rounds=5):
@@ -157,8 +157,8 @@ def timings(work, rounds=5):
     if most < 2:
         return 1, None, None
     times = {1: [], most: []}
-    for r in range(rounds + 1):
-        for n in (1, most) if r % 2 else (most, 1):
+    for r in range(rounds + 1):  # ending on one thread, so the others go idle at once
+        for n in (1, most) if (rounds - r) % 2 else (most, 1):
             with blas_threads(n):
                 started = time.perf_counter()
                 work()
@@ -174,11 +174,12 @@ def one_stream(items, work, on_count=None, block=BLOCK, probe_every=PROBE_EVERY)
 
     On all threads the stream keeps checking, since a neighbour may take a core at any
     time and threads waiting on a busy core are many times slower than one thread:
-    items are timed a ``block`` at a time, and every ``probe_every``-th block runs on
-    one thread. The rest runs on one thread for good once a probe is not clearly
-    slower than the block before it, or once a block takes longer than the first did
-    by more than one thread's time over all threads' at the start. ``on_count(n)``
-    hears each count used.
+    items are timed a ``block`` at a time, and the second block and every
+    ``probe_every``-th after it run on one thread (None: never). The rest runs on one
+    thread for good once such a probe is not clearly slower than the block before it
+    (a start measured in a quiet moment, or a neighbour since), or once a block takes
+    longer than the first did by more than one thread's time over all threads' at the
+    start. ``on_count(n)`` hears each count used.
     """
     items = iter(items)
     timed = timings(work)
@@ -192,7 +193,7 @@ def one_stream(items, work, on_count=None, block=BLOCK, probe_every=PROBE_EVERY)
     _, one, many = timed
     first = last = None  # seconds of the first block on all threads, and of the latest
     for k in itertools.count():
-        probe = k % probe_every == probe_every - 1
+        probe = probe_every is not None and k % probe_every == 1
         with blas_threads(1 if probe else count):
             started, n = time.perf_counter(), 0
             for item in items:

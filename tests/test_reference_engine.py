@@ -101,8 +101,14 @@ def test_sampling_draws_the_reference_text(cell, monkeypatch):
     spec = ModelSpec(11, 16, 2, cell)
     params = model.init_params(spec, np.random.default_rng(4))  # float32, as sample runs
 
+    from rnngen import decoding
+
+    vocab = "".join(chr(0x100 + i) for i in range(spec.vocab_size))
+    m = decoding.Model(spec, params, vocab)
+
     def draw():
-        return list(sampling.generate(spec, params, [1, 2, 3], 300, np.random.default_rng(5)))
+        return list(decoding.stream(m, vocab[1:4], decoding.Decoding(n=300, random_seed=5),
+                                    one_thread=False))
 
     ids = draw()
     mod, *_, step = REFERENCE[cell]

@@ -37,7 +37,7 @@ def test_configs_lists_the_shipped_configs_with_their_first_comment(runner):
     assert result.exit_code == 0 and result.stderr == ""
     lines = result.stdout.splitlines()
     names = [line.split()[0] for line in lines]
-    assert names == ["shakespeare", "shakespeare-gru", "shakespeare-lstm", "tiny"]
+    assert names == ["names", "shakespeare", "shakespeare-gru", "shakespeare-lstm", "tiny"]
     for name, line in zip(names, lines):
         first = (resources.configs_dir() / f"{name}.yaml").read_text().splitlines()[0]
         assert line.endswith(first.lstrip("# "))

@@ -89,6 +89,10 @@ LEGAL = {
     "train.clip_value": num(0, 100), "train.clip_norm": num(0, 100),
     "train.eval_every": whole(1, 10**6), "train.eval_chars": whole(0, 10**9),
     "train.seed": whole(0, 2**63), "train.output": st.text(min_size=1, max_size=8),
+    "train.patience": whole(0, 10**6), "model.task": st.just("generate"),
+    # a classifier's settings are legal in a generating config only at their defaults
+    **{key: st.just(getattr(getattr(config.Config(), key.split(".")[0]), key.split(".")[1]))
+       for key in config.CLASSIFY_ONLY},
 }
 
 

@@ -10,11 +10,11 @@ Starlette and uvicorn are the optional extra ``serve``; docs/serve.md has the AP
 """
 import ipaddress
 
-from ..errors import OptionError, RnngenError
+from .. import extras
+from ..errors import OptionError
 from .limits import Limits
 
 TOKEN_ENV = "RNNGEN_TOKEN"  # where a token may come from instead of --token
-EXTRA_HINT = "pip install 'rnngen-text[serve]'"
 
 
 def check_bind(host, token):
@@ -40,15 +40,7 @@ def is_loopback(host):
 def require():
     """Import the extra's packages, or one line saying how to install them."""
     for module in ("starlette", "uvicorn"):
-        try:
-            __import__(module)
-        except ImportError:
-            raise RnngenError(f"rnngen serve needs {module}, which is not installed; "
-                              f"install it with {EXTRA_HINT}") from None
-        except Exception as e:  # noqa: BLE001 -- installed but broken: the same one line
-            raise RnngenError(f"rnngen serve needs {module}, which fails to import "
-                              f"({type(e).__name__}: {e}); reinstall it with {EXTRA_HINT}") \
-                from None
+        extras.require(module, "serve", "rnngen serve")
 
 
 def run(checkpoints, host="127.0.0.1", port=8000, token=None, limits=(), device=None,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import atomic, corpus, lock, outputs
+from .. import atomic, corpus, extras, lock, outputs
 from ..errors import ConfigError, RnngenError
 from . import section
 from .trial import HOST
@@ -29,12 +29,7 @@ ORPHAN_SECONDS = 60
 def optuna():
     """Optuna, imported on first use; its absence (or any failure importing it) is one
     line saying how to install it."""
-    try:
-        import optuna as found
-    except Exception as e:  # noqa: BLE001 -- a broken install reads like a missing one
-        raise RnngenError(f"rnngen sweep needs Optuna, which is not installed or does not "
-                          f"import ({type(e).__name__}); install it with: "
-                          f"pip install 'rnngen-text[{EXTRA}]'") from None
+    found = extras.require("optuna", EXTRA, "rnngen sweep")
     found.logging.set_verbosity(found.logging.WARNING)  # progress is ours, on stderr
     return found
 

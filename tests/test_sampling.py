@@ -271,8 +271,15 @@ def test_rows_primed_on_another_thread_while_the_batch_steps_decode_the_same():
     decoder = decoding.Decoder(model_, scores=True)
     busy = decoder.add(Decoding(100_000, temperature=1.0), "ab", np.random.default_rng(1))
     primed = []
-    worker = threading.Thread(target=lambda: primed.append(decoder.prime(requests())))
+    stepped = threading.Event()
+
+    def prime():
+        stepped.wait()  # the batch has stepped at least once before the seed is read
+        primed.append(decoder.prime(requests()))
+    worker = threading.Thread(target=prime)
     worker.start()
+    decoder.step()
+    stepped.set()
     while worker.is_alive():  # the batch goes on stepping meanwhile
         decoder.step()
     worker.join()

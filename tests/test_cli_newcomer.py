@@ -5,7 +5,7 @@ import math
 import pytest
 
 from conftest import write_config
-from rnngen import checkpoint, cli, resources, threads
+from rnngen import checkpoint, console, resources, threads
 from rnngen.cli import main
 
 
@@ -126,7 +126,7 @@ def test_sample_seed_dash_on_a_terminal_says_it_reads_stdin(trained, runner, mon
     args = ["sample", "--checkpoint", str(ckpt), "--seed", "-", "--n", "5"]
     piped = runner.invoke(main, args, input="KING:")
     assert piped.stderr == ""
-    monkeypatch.setattr(cli, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(console, "stdin_is_terminal", lambda: True)
     typed = runner.invoke(main, args, input="KING:")
     assert typed.exit_code == 0
     assert "reading the seed text from stdin" in typed.stderr

@@ -79,13 +79,13 @@ def test_yaml_is_loaded_safely(tmp_path):
         config.load(path)
 
 
-def test_readme_reference_lists_every_key_with_its_default():
+def test_config_reference_lists_every_key_with_its_default():
     import re
 
     import yaml
     from conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Configuration reference", 1)[1]
+    page = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+    section = page.split("## Configuration reference", 1)[1]
     block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     assert yaml.safe_load(block) == config.Config().to_dict()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import checkpoint, labelled, metrics
+from . import checkpoint, jsonout, labelled, metrics
 from .device import CPU
 from .engine import classifier, heads, layers
 from .errors import CheckpointError, CorpusError
@@ -208,3 +208,31 @@ def evaluate_source(ckpt, source=None, device=CPU, stdin=None, path="the checkpo
         data = align(labelled.load(source, stdin=stdin), model.classes)
         name = data.source
     return model.evaluate(data), name
+
+
+def summary_text(summary, source):
+    """What ``rnngen eval`` prints for a classifier: the data's name, the scores
+    (metrics.format_summary) and the loss."""
+    return "\n".join([f"{source}", *metrics.format_summary(summary), "",
+                      f"loss {summary['nats_per_text']:.4f} nats/text; "
+                      f"{summary['unknown_chars']:,} characters the model never saw"])
+
+
+def answer_lines(texts, probs, classes, as_json=False, top=None):
+    """classify's output for a chunk of texts with probabilities probs (N, K): a line
+    a text, ``label<TAB>probability`` (the ``top`` likeliest pairs with ``top``), or a
+    JSON object with every class's probability (only the ``top`` likeliest with it)."""
+    k = min(top or len(classes), len(classes))
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    lines = []
+    for text, p, o in zip(texts, probs, order):
+        if as_json:
+            shown = o if top else range(len(classes))  # every class, in their order
+            lines.append(jsonout.dumps({"text": text, "label": classes[o[0]],
+                                        "probability": float(p[o[0]]),
+                                        "probabilities": {classes[i]: float(p[i])
+                                                          for i in shown}},
+                                       ensure_ascii=False))
+        else:
+            lines.append("\t".join(f"{classes[i]}\t{p[i]:.4f}" for i in (o if top else o[:1])))
+    return "".join(line + "\n" for line in lines)

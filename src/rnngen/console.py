@@ -56,6 +56,13 @@ def fill_closed_std_fds():
                 os.close(null)
 
 
+def stdin_is_terminal():
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # None (closed at start) or closed since
+        return False
+
+
 def stderr_is_terminal():
     try:
         return sys.stderr.isatty()

@@ -123,6 +123,13 @@ class Scored:
         """A JSON-ready dict; a number that is not finite (a broken model) is None."""
         return jsonout.finite(self.score.as_dict())
 
+    def as_text(self):
+        """The lines ``rnngen eval`` prints: name and value, aligned."""
+        s = self.score
+        return (f"nats/char   {s.nats:.4f}\nbits/char   {s.bits:.4f}\n"
+                f"perplexity  {s.perplexity:.4f}\nchars       {s.chars}"
+                + (f"\nskipped     {self.skipped}" if self.skipped is not None else ""))
+
 
 def score_source(ckpt, text=None, skip_unknown=False, device=CPU, stdin=None):
     """Score a checkpoint on a text chosen as ``rnngen eval`` chooses it -> Scored.

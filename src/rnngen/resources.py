@@ -44,6 +44,13 @@ def shipped_configs():
     return found
 
 
+def newest_run():
+    """The newest checkpoint in ./runs (not a NAME.best.npz), or None."""
+    runs = [p for p in Path(RUNS_DIR).glob("*.npz")
+            if not p.name.endswith(".best.npz") and p.is_file()]
+    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
 def find_config(name):
     """The config file meant by --config NAME: an existing path wins; otherwise a
     shipped config by name, with or without .yaml; otherwise a ConfigError that

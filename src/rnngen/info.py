@@ -45,6 +45,7 @@ def describe(ckpt, path):
         "last_val_nats": last,
         "last_val_bits": None if per_text else _bits(last),
         "weights_only": ckpt.weights_only,
+        "init_from": ckpt.init_from,
         "config": {key: ckpt.settings(key) for key in ("data", "model", "train")},
     }
     if per_text:
@@ -94,6 +95,11 @@ def as_text(d):
         ("best val", _loss(d["best_val_nats"], per_text)),
         ("last val", _loss(d["last_val_nats"], per_text)),
     ]
+    start = d["init_from"]
+    if start is not None:  # a fine-tuning run: where its weights began
+        rows.insert(rows.index(("steps", str(d["steps"]))) + 1, (
+            "started from", f"{start['path']} (step {start['step']}, sha256 "
+                            f"{start['sha256'][:12]}...)"))
     if per_text:
         rows.insert(3, ("classes", f"{len(d['classes'])}: {', '.join(d['classes'])}"))
         if d["last_val_accuracy"] is not None:

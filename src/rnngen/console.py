@@ -69,6 +69,13 @@ def standard_input(what, binary=False):
     return stream.buffer if binary else stream
 
 
+def printable(text, encoding="utf-8"):
+    """text as ``encoding`` can write it: the characters it lacks, and the bytes of a file
+    name that were not UTF-8 (Python keeps them as lone surrogates, which no encoding
+    writes), as backslash escapes. For names shown to a reader, never for data."""
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
 def stdin_is_terminal():
     try:
         return sys.stdin.isatty()

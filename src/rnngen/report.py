@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, atomic, checkpoint, decoding, inside, jsonout, outputs, texts
+from .console import printable
 from .errors import ReportError
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
@@ -104,9 +105,15 @@ def page(ckpt, look, unit=None, name="checkpoint"):
         "passage": "".join(f"<span>{html.escape(c)}</span>" for c in look.text),
         "data": script_json(page_data(ckpt, look, (layer, index))),
     }
-    template = resources.files("rnngen").joinpath("templates/report.html").read_text("utf-8")
+    return fill("report.html", parts)
+
+
+def fill(template, parts):
+    """The page of templates/``template`` with each {{name}} replaced by parts[name],
+    as UTF-8 can write it (a file name that is not UTF-8 shown escaped)."""
+    text = resources.files("rnngen").joinpath(f"templates/{template}").read_text("utf-8")
     # one pass, so text filled in (a sample, a passage) is never scanned for markers
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template)
+    return printable(re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], text))
 
 
 def write(path, text, reads=None, what="--output"):

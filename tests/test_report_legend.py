@@ -1,17 +1,13 @@
 """The report pages' plot legends never cover a curve, measured in a real browser
 (headless Chromium through selenium; skipped where either is missing): a generating
 model's report and a classifier's, whose accuracy curve rises into the plot's top."""
-import shutil
-
 import pytest
 from click.testing import CliRunner
 
+from browser import driver
 from conftest import write_config
 from test_classify_cli import markers, write_config as classifier_config, write_tsv
 from rnngen.cli import main
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 # every plot's legend box, plot box, and the box of each plotted point and line
 MEASURE = """
@@ -32,23 +28,10 @@ def overlap(a, b):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("no chromium and chromedriver (apt-get install chromium chromium-driver); "
-                    "skipping the browser test of the report's plots")
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="the browser test drives chromium with selenium "
-                                           "(pip install selenium)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tmp_path_factory.mktemp("profile")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", f"--user-data-dir={profile}",
-                 "--window-size=1200,1600"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options,
-                              service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    yield driver
-    driver.quit()
+    chrome = driver(tmp_path_factory.mktemp("profile"), "the report's plots",
+                    "--window-size=1200,1600")
+    yield chrome
+    chrome.quit()
 
 
 def report_of(tmp_path, cfg):

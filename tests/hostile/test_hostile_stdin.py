@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from world import ENV, assert_error, assert_ok, cli, make_text, make_world, run
+from world import ENV, assert_error, assert_ok, cli, make_world, run
 from test_classify_cli import markers, write_config as classifier_config, write_tsv
 from test_sweep import sweep_config
 

@@ -61,3 +61,74 @@ def test_a_score_in_bits_and_perplexity():
     assert evaluation.Score(nats=709.9, chars=1).perplexity == float("inf")  # exp overflows
     d = s.as_dict()
     assert d["nats_per_char"] == s.nats and d["bits_per_char"] == s.bits
+
+
+@pytest.fixture
+def long_text_model(tmp_path):
+    """A tiny checkpoint and a text long enough for eval to measure its thread count."""
+    from conftest import make_text
+    from rnngen import checkpoint
+
+    text = make_text(evaluation.MEASURED_FROM + 500, seed=4)
+    vocab = "".join(sorted(set(text)))
+    spec = ModelSpec(len(vocab), 8, 1)
+    params = model.init_params(spec, np.random.default_rng(0))
+    path = tmp_path / "m.npz"
+    checkpoint.save(path, checkpoint.Checkpoint(spec, params, {"vocab": vocab}))
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    return path, tmp_path / "t.txt"
+
+
+@pytest.mark.parametrize("chosen", ["one", "all"])
+def test_eval_scores_on_the_thread_count_its_trial_chooses(long_text_model, monkeypatch,
+                                                           chosen):
+    """Without --threads, eval times a trial (timings injected here) and scores the
+    whole text on the count it chose; with --threads it measures nothing."""
+    from click.testing import CliRunner
+    from rnngen.cli import main
+
+    if (threads.thread_count() or 1) < 2:
+        pytest.skip("OpenBLAS's thread count cannot be set to 2 or more here")
+    ckpt, text = long_text_model
+    trials, seen = [], []
+
+    def timings(work, rounds=5):
+        trials.append(work)
+        work()  # the trial runs: a short scoring
+        most = threads.thread_count()
+        return (1, 1.0, 3.0) if chosen == "one" else (most, 3.0, 1.0)
+
+    real = evaluation.score
+
+    def score(spec, params, ids, *args, **kw):
+        seen.append((len(ids), threads.thread_count(), kw["workers"].groups))
+        return real(spec, params, ids, *args, **kw)
+
+    monkeypatch.setattr(threads, "timings", timings)
+    monkeypatch.setattr(evaluation, "score", score)
+    most = threads.thread_count()
+    with threads.blas_threads(most):
+        result = CliRunner().invoke(main, ["eval", "--checkpoint", ckpt, "--corpus", text])
+        assert threads.thread_count() == most  # the choice is undone after eval
+    assert result.exit_code == 0, result.output
+    assert len(trials) == 1
+    assert seen[0][0] == evaluation.TRIAL_CHARS + 1  # the trial's slice
+    whole = [s for s in seen if s[0] > evaluation.TRIAL_CHARS + 1]
+    want = 1 if chosen == "one" else most
+    assert [(count, groups) for _, count, groups in whole] == [(want, want)]
+    del trials[:], seen[:]
+    with threads.blas_threads(most):
+        result = CliRunner().invoke(main, ["eval", "--checkpoint", ckpt, "--corpus", text,
+                                           "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert trials == [] and [(c, g) for _, c, g in seen] == [(1, 1)]
+
+
+def test_a_short_text_is_scored_without_a_trial(long_text_model, monkeypatch):
+    ckpt, _ = long_text_model
+    from rnngen import checkpoint
+
+    monkeypatch.setattr(threads, "timings", lambda *a, **k: pytest.fail("measured"))
+    loaded = checkpoint.load(ckpt)
+    text = loaded.vocab_chars * 10
+    assert evaluation.checkpoint_score(loaded, text, measure=True).chars == len(text) - 1

@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -504,27 +503,13 @@ def test_sigterm_cuts_work_short_after_the_drain_limit(tmp_path):
 
 # -- the page, in a real browser ------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
 def test_page_streams_text_into_a_real_browser(server, tmp_path):
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("no chromium and chromedriver (apt-get install chromium chromium-driver); "
-                    "skipping the browser test of the page")
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="the browser test drives chromium with selenium "
-                                           "(pip install selenium)")
+    from browser import driver as chrome
+
+    driver = chrome(tmp_path / "p")  # skips where no browser is installed
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", f"--user-data-dir={tmp_path / 'p'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options,
-                              service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
     try:
         driver.get(server.url + "/")
         WebDriverWait(driver, 30).until(

@@ -100,6 +100,11 @@ class Checkpoint:
         return self.meta.get("rng")
 
     @property
+    def init_from(self):
+        """{path, sha256, step} of the checkpoint a fine-tuning run started from, or None."""
+        return self.meta.get("init_from")
+
+    @property
     def weights_only(self):
         return bool(self.meta.get("weights_only", False))
 
@@ -134,10 +139,10 @@ class CorpusRecord:
 
 
 def training_record(cfg, data, vocab_chars, *, classes=None, step, position, rng, history,
-                    best_val, seconds, recent_losses):
+                    best_val, seconds, recent_losses, init_from=None):
     """The metadata of a checkpoint training writes: its config (config.recorded), the
     training data's record ``data`` ({sha256, chars}), its vocabulary, a classifier's
-    class names, and the run's progress."""
+    class names, the run's progress, and where a fine-tuning started (init_from)."""
     sections = config.recorded(cfg)
     record = {
         "created_by": f"rnngen {__version__}",
@@ -155,6 +160,8 @@ def training_record(cfg, data, vocab_chars, *, classes=None, step, position, rng
     }
     if classes is not None:
         record["classes"] = list(classes)
+    if init_from is not None:
+        record["init_from"] = dict(init_from)
     return record
 
 

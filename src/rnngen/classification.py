@@ -7,12 +7,11 @@ not depend on the batch it ran in (engine/classifier.py: padding is invisible).
 import contextlib
 import os
 import stat
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import checkpoint, jsonout, labelled, metrics
+from . import checkpoint, console, jsonout, labelled, metrics
 from .device import CPU
 from .engine import classifier, heads, layers
 from .errors import CheckpointError, CorpusError
@@ -110,7 +109,8 @@ def open_lines(arg, stdin=None):
     """(binary stream, its name) for a FILE argument, '-' meaning stdin (default
     sys.stdin.buffer); CorpusError for a file that is missing or not a file."""
     if arg == "-":
-        yield (stdin if stdin is not None else sys.stdin.buffer), "stdin"
+        yield (stdin if stdin is not None else
+               console.standard_input("the texts to classify (-)", binary=True)), "stdin"
         return
     try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
         fd = os.open(arg, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))

@@ -108,8 +108,7 @@ def page(looked):
         "mistakes": mistakes_html(looked),
         "readings": "".join(reading_svg(t, p, ckpt.classes) for t, p in looked.readings),
     }
-    template = resources.files("rnngen").joinpath("templates/classifier.html").read_text("utf-8")
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template)
+    return report.fill("classifier.html", parts)
 
 
 def _style():

@@ -56,6 +56,26 @@ def fill_closed_std_fds():
                 os.close(null)
 
 
+def standard_input(what, binary=False):
+    """sys.stdin (its binary buffer when ``binary``) for ``what`` ('--corpus -', ...) to
+    read; CorpusError when there is none: fd 0 was closed when rnngen started (Python
+    then sets sys.stdin to None) or the stream has been closed since."""
+    from .errors import CorpusError
+
+    stream = sys.stdin
+    if stream is None or getattr(stream, "closed", False):
+        raise CorpusError(f"stdin is closed, so there is nothing to read for {what}; pipe the "
+                          "input in (... | rnngen ...) or name a file")
+    return stream.buffer if binary else stream
+
+
+def printable(text, encoding="utf-8"):
+    """text as ``encoding`` can write it: the characters it lacks, and the bytes of a file
+    name that were not UTF-8 (Python keeps them as lone surrogates, which no encoding
+    writes), as backslash escapes. For names shown to a reader, never for data."""
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
 def stdin_is_terminal():
     try:
         return sys.stdin.isatty()

@@ -91,7 +91,7 @@ def score(spec, params, ids, streams=64, seq_length=256, warmup=128, workers=Non
     return Score(sum(workers.map(run, groups)) / n, n)
 
 
-def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU):
+def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU, measure=False):
     """Score ``text`` (or its ``ids`` under the checkpoint's vocabulary) with a
     checkpoint's model on ``device``, or, when neither is given, the validation
     split of the corpus the checkpoint was trained on (the same split training used).
@@ -100,6 +100,9 @@ def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU):
     corpus (checked against its published sha256), or a regular file whose size
     and sha256 agree with the checkpoint's record. Anything else (a FIFO, a device,
     an edited file) is refused, asking for --corpus.
+
+    measure: score on the BLAS thread count a short trial finds faster (1 or all, see
+    thread_choice), as `rnngen eval` does without --threads; False: as the BLAS is set.
     """
     vocab = Vocabulary(ckpt.vocab_chars)
     if ids is None and text is not None:
@@ -109,7 +112,38 @@ def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU):
     if len(ids) < 2:
         raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
     params = {k: device.to_device(v) for k, v in ckpt.params.items()}
-    return score(ckpt.spec, params, ids, workers=threads.Workers(threads.thread_count() or 1))
+    count = thread_choice(ckpt.spec, params, ids) if measure and device.is_host else None
+    with threads.blas_threads(count):
+        return score_here(ckpt.spec, params, ids)
+
+
+def score_here(spec, params, ids):
+    """score on as many thread groups as the BLAS's thread count now allows."""
+    return score(spec, params, ids, workers=threads.Workers(threads.thread_count() or 1))
+
+
+TRIAL_CHARS = 4096  # characters of the text a thread trial scores
+MEASURED_FROM = 8 * TRIAL_CHARS  # a shorter text is scored as the BLAS is set: the trial
+# (twelve scorings of TRIAL_CHARS) would cost more than a wrong choice saves
+
+
+def thread_choice(spec, params, ids):
+    """The BLAS thread count (1 or all) under which scoring ``ids`` runs faster, found
+    as sample's one stream finds its own (threads.timings, on thread_trial); None to
+    leave the count as it is (a short text, or a BLAS whose count cannot be set).
+    On a busy machine all threads, each waiting on the others, can be several times
+    slower than one."""
+    if len(ids) < MEASURED_FROM:
+        return None
+    timed = threads.timings(thread_trial(spec, params, ids))
+    return None if timed is None else timed[0]
+
+
+def thread_trial(spec, params, ids):
+    """Scoring the first TRIAL_CHARS of ids as checkpoint_score would (score_here):
+    what thread_choice times."""
+    part = ids[:TRIAL_CHARS + 1]
+    return lambda: score_here(spec, params, part)
 
 
 @dataclass
@@ -131,24 +165,28 @@ class Scored:
                 + (f"\nskipped     {self.skipped}" if self.skipped is not None else ""))
 
 
-def score_source(ckpt, text=None, skip_unknown=False, device=CPU, stdin=None):
+def score_source(ckpt, text=None, skip_unknown=False, device=CPU, stdin=None, measure=False):
     """Score a checkpoint on a text chosen as ``rnngen eval`` chooses it -> Scored.
 
     text None: the validation split of the corpus it was trained on (see
     checkpoint_score). skip_unknown: the whole text in memory, less the characters the
     model never saw (counted in Scored.skipped). Otherwise the text is streamed as ids
     (memory is the ids, not the text) and an unknown character is a VocabularyError.
-    text is a file, a named corpus, or '-' for ``stdin`` (default sys.stdin).
+    text is a file, a named corpus, or '-' for ``stdin`` (default sys.stdin). measure:
+    choose the BLAS thread count by a trial (see checkpoint_score).
     """
     if text is None:
-        return Scored(checkpoint_score(ckpt, device=device), "validation split")
+        return Scored(checkpoint_score(ckpt, device=device, measure=measure),
+                      "validation split")
     vocab = Vocabulary(ckpt.vocab_chars)
     if skip_unknown:
         whole, source, _ = texts.read_text(text, stdin)
         whole, skipped = vocab.drop_unknown(whole)
-        return Scored(checkpoint_score(ckpt, whole, source, device=device), source, skipped)
+        return Scored(checkpoint_score(ckpt, whole, source, device=device, measure=measure),
+                      source, skipped)
     ids, source = texts.read_ids(text, vocab, stdin)
-    return Scored(checkpoint_score(ckpt, ids=ids, source=source, device=device), source)
+    return Scored(checkpoint_score(ckpt, ids=ids, source=source, device=device,
+                                   measure=measure), source)
 
 
 def recorded_validation(ckpt, ask=SCORE_ASK):

@@ -5,6 +5,7 @@ Reads only the checkpoint's metadata and parameter shapes; nothing is computed a
 import math
 
 from . import checkpoint
+from .console import printable
 
 VOCAB_PREVIEW = 40  # characters of the vocabulary shown in the text form
 
@@ -45,6 +46,7 @@ def describe(ckpt, path):
         "last_val_nats": last,
         "last_val_bits": None if per_text else _bits(last),
         "weights_only": ckpt.weights_only,
+        "init_from": ckpt.init_from,
         "config": {key: ckpt.settings(key) for key in ("data", "model", "train")},
     }
     if per_text:
@@ -70,8 +72,9 @@ def _loss(nats, per_text=False):
         f"{nats:.4f} nats/char ({_bits(nats):.4f} bits/char)"
 
 
-def as_text(d):
-    """The description as aligned lines for a terminal."""
+def as_text(d, encoding="utf-8"):
+    """The description as aligned lines for a terminal whose ``encoding`` it is: file
+    names it cannot write (or bytes that are not UTF-8) shown escaped."""
     preview = d["vocab"][:VOCAB_PREVIEW] + ("..." if len(d["vocab"]) > VOCAB_PREVIEW else "")
     seconds = d["train_seconds"]
     layers = f"{d['num_layers']} x {d['hidden_size']} {d['cell'].upper()}"
@@ -80,20 +83,25 @@ def as_text(d):
         layers += (", bidirectional" if d["bidirectional"] else "") + \
             f", {d['pooling']} pooling: a classifier"
     rows = [
-        ("checkpoint", d["checkpoint"]),
+        ("checkpoint", printable(d["checkpoint"], encoding)),
         ("format", f"{d['format']} version {d['format_version']}"
                    + (" (weights only)" if d["weights_only"] else "")),
         ("model", layers + (" with skip connections" if d["skip"] else "")),
         ("parameters", f"{d['parameters']:,}"),
         ("vocabulary", f"{d['vocab_size']} characters: {preview!r}"),
-        ("corpus", f"{d['corpus']} ({d['corpus_chars']:,} characters)"
-                   if d["corpus_chars"] is not None else str(d["corpus"])),
+        ("corpus", printable(f"{d['corpus']} ({d['corpus_chars']:,} characters)"
+                             if d["corpus_chars"] is not None else str(d["corpus"]), encoding)),
         ("corpus sha256", str(d["corpus_sha256"])),
         ("steps", str(d["steps"])),
         ("training time", "-" if seconds is None else f"{seconds / 60:.1f} minutes"),
         ("best val", _loss(d["best_val_nats"], per_text)),
         ("last val", _loss(d["last_val_nats"], per_text)),
     ]
+    start = d["init_from"]
+    if start is not None:  # a fine-tuning run: where its weights began
+        rows.insert(rows.index(("steps", str(d["steps"]))) + 1, (
+            "started from", f"{printable(start['path'], encoding)} (step {start['step']}, "
+                            f"sha256 {start['sha256'][:12]}...)"))
     if per_text:
         rows.insert(3, ("classes", f"{len(d['classes'])}: {', '.join(d['classes'])}"))
         if d["last_val_accuracy"] is not None:
@@ -103,5 +111,5 @@ def as_text(d):
     lines.append("config")
     for section, values in d["config"].items():
         for key, value in (values or {}).items():
-            lines.append(f"  {section}.{key} = {value}")
+            lines.append(printable(f"  {section}.{key} = {value}", encoding))  # paths among them
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, atomic, checkpoint, decoding, inside, jsonout, outputs, texts
+from .console import printable
 from .errors import ReportError
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
@@ -104,9 +105,15 @@ def page(ckpt, look, unit=None, name="checkpoint"):
         "passage": "".join(f"<span>{html.escape(c)}</span>" for c in look.text),
         "data": script_json(page_data(ckpt, look, (layer, index))),
     }
-    template = resources.files("rnngen").joinpath("templates/report.html").read_text("utf-8")
+    return fill("report.html", parts)
+
+
+def fill(template, parts):
+    """The page of templates/``template`` with each {{name}} replaced by parts[name],
+    as UTF-8 can write it (a file name that is not UTF-8 shown escaped)."""
+    text = resources.files("rnngen").joinpath(f"templates/{template}").read_text("utf-8")
     # one pass, so text filled in (a sample, a passage) is never scanned for markers
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template)
+    return printable(re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], text))
 
 
 def write(path, text, reads=None, what="--output"):
@@ -182,7 +189,10 @@ def _minutes(seconds):
 
 # -- learning curves ------------------------------------------------------------------
 
-PLOT = {"width": 460, "height": 280, "left": 60, "right": 16, "top": 16, "bottom": 44}
+# the top margin holds the legend, so it never covers a curve (the accuracy curve rises
+# into the box's top right, where a legend inside the box used to sit)
+PLOT = {"width": 460, "height": 296, "left": 60, "right": 16, "top": 32, "bottom": 44}
+LEGEND_STEP = 130  # pixels from one legend entry to the next, in a row above the box
 SERIES = (("train_loss", "training", "#d9480f"), ("val_loss", "validation", "#1c7ed6"))
 
 
@@ -240,11 +250,13 @@ def curve_svg(xs, history, xlabel, kind, series=SERIES, ylabel="loss (nats/char)
             out.append(f'<circle cx="{px(x):.2f}" cy="{py(h[key]):.2f}" r="2.5" '
                        f'fill="{colour}"><title>{label} {h[key]:.4f} at step {h["step"]:,}, '
                        f'{h["seconds"] / 60:.1f} min</title></circle>')
-        lx, ly = p["left"] + w - 110, p["top"] + 16 + 18 * i
+    out.append('<g class="legend">')
+    for i, (key, label, colour) in enumerate(series):  # a row above the box, never on it
+        lx, ly = p["left"] + LEGEND_STEP * i, p["top"] - 12
         out.append(f'<line x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" y2="{ly - 4}" '
                    f'stroke="{colour}" stroke-width="2"/>'
                    f'<text x="{lx + 24}" y="{ly}" class="tick">{label}</text>')
-    out.append("</svg>")
+    out.append("</g></svg>")
     return "".join(out)
 
 

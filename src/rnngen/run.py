@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import allocator, checkpoint, config, outputs, resources, sizing, tasks
+from . import allocator, checkpoint, config, finetune, outputs, resources, sizing, tasks
 from .resources import DEFAULT_CONFIG
 from .threads import Workers, groups_for, use as use_threads
 from .device import select as select_device
 from .engine import model
-from .errors import CheckpointError
+from .errors import CheckpointError, OptionError
 from .training import Trainer, best_path
 
 # where a setting came from, as messages name it; prepare(origins=...) may say "--output"
@@ -92,7 +92,7 @@ class Run:
 
 @contextlib.contextmanager
 def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads=None,
-            origins=None, notify=None, overwrite=False):
+            origins=None, notify=None, overwrite=False, init_from=None):
     """Prepare a training run; a context manager yielding a Run.
 
     config_or_path: a YAML file, the name of a shipped config, or a config.Config
@@ -103,10 +103,13 @@ def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads
     "data.corpus": how the user gave it}, for messages. notify: called with each note
     as it arises (they are also kept in Run.notes). overwrite: a new run (no resume)
     may replace the run whose checkpoints are at the output; without it, that is an error.
+    init_from: the path of a checkpoint whose weights a new run starts from (fine-tuning,
+    see finetune.py: step 0, a fresh optimizer and data position); not with resume.
 
     Raises an RnngenError subclass (ConfigError, CorpusError, CheckpointError, ...)
     naming what to change, before anything is written.
     """
+    check_start(resume, init_from)
     notes = []
 
     def note(message):
@@ -119,7 +122,8 @@ def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads
     cfg, config_path = load_config(config_or_path, overrides)
     t, task = cfg.train, tasks.of(cfg)
     sizing.check_training(cfg, 1)  # absurd sizes, before any work (V is not known yet)
-    inputs = dict(task.inputs(cfg), **{"config file": config_path})
+    inputs = dict(task.inputs(cfg), **{"config file": config_path,
+                                        "checkpoint to start from": init_from})
     claims = [outputs.claim(t.output, inputs, "the output", origin["train.output"]),
               # another run's output may be this run's NAME.best.npz, or the other way round
               outputs.claim(best_path(t.output), inputs, "the best checkpoint",
@@ -136,7 +140,19 @@ def prepare(config_or_path=DEFAULT_CONFIG, overrides=(), *, resume=None, threads
         sizing.check_training(cfg, task.vocab_size(data))
         note(use_threads(threads))
         trainer = build_trainer(cfg, data, resume=resumed)
+        if init_from is not None:
+            record = trainer.task.record()
+            note(finetune.start(trainer, init_from, record["vocab"], record["classes"]))
         yield Run(cfg, config_path, data, trainer, resumed, notes)
+
+
+def check_start(resume=None, init_from=None):
+    """OptionError when a run is asked both to continue one (resume) and to start anew
+    from a checkpoint's weights (init_from)."""
+    if init_from is not None and resume is not None:
+        raise OptionError("{init_from} starts a new run from a checkpoint's weights and "
+                          "{resume} continues a run: give one of them",
+                          ("init_from", "resume"))
 
 
 def load_config(config_or_path, overrides=()):
@@ -208,12 +224,11 @@ def check_resumable(cfg, task, ckpt):
                               f"{ckpt.spec.task}, the config says {task.spec.task}; use the "
                               "config it was trained with")
     task.check_resumable(ckpt)
-    for key, was in ckpt.spec.to_dict().items():
-        now = getattr(task.spec, key)
-        if was != now and key not in ("vocab_size", "output_size"):  # the task compared them
-            raise CheckpointError(
-                f"cannot resume: the checkpoint has model.{key} = {was} but the config "
-                f"says {now}; use the config it was trained with")
+    found = finetune.mismatch(ckpt.spec, task.spec)  # the task compared the sizes
+    if found:
+        key, was, now = found
+        raise CheckpointError(f"cannot resume: the checkpoint has model.{key} = {was} but the "
+                              f"config says {now}; use the config it was trained with")
     optimizer = ckpt.settings("train")["optimizer"]
     if optimizer != cfg.train.optimizer:
         raise CheckpointError(

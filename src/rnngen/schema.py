@@ -98,6 +98,13 @@ def _data(v):
             and (v.get("chars") is None or _is_int(v["chars"])))
 
 
+def _init_from(v):
+    return (isinstance(v, dict) and set(v) == {"path", "sha256", "step"}
+            and isinstance(v["path"], str) and 0 < len(v["path"]) < 4096
+            and isinstance(v["sha256"], str) and re.fullmatch("[0-9a-f]{64}", v["sha256"])
+            and (v["step"] is None or _is_int(v["step"])))
+
+
 # field -> (what it must be, test). Fields marked in REQUIRED must be present; the
 # others are checked when present (an exported or hand-made checkpoint lacks them).
 FIELDS = {
@@ -120,6 +127,8 @@ FIELDS = {
     "train_seconds": ("a number of seconds >= 0", lambda v: _is_num(v, 0.0)),
     "recent_losses": ("a list of losses",
                       lambda v: isinstance(v, list) and all(map(_is_loss, v))),
+    "init_from": ("{path, sha256, step} of the checkpoint a fine-tuning started from",
+                  _init_from),
     "weights_only": ("true or false", lambda v: isinstance(v, bool)),
     "optimizer_scalars": ("a mapping parameter -> {slot: number}",
                           lambda v: isinstance(v, dict) and all(

@@ -105,6 +105,7 @@ class Trainer:
         self.recent_losses = []  # training losses since the last validation
         self.loss_ceiling = task.loss_ceiling  # see train_step
         self.early_stop = None  # set to a message when train.patience ends the run
+        self.init_from = None  # {path, sha256, step} of the checkpoint a fine-tuning began at
         self._stop = None
 
     # a character model's data, as the task holds it
@@ -143,6 +144,7 @@ class Trainer:
         self.best_val = ckpt.best_val or math.inf
         self.seconds = ckpt.train_seconds or 0.0
         self.recent_losses = ckpt.recent_losses
+        self.init_from = ckpt.init_from
         self.rng.bit_generator.state = ckpt.rng_state
         t, old_t = self.cfg.train, ckpt.settings("train")
         same_shape = (old_t["batch_size"], old_t["seq_length"]) == (t.batch_size, t.seq_length)
@@ -250,7 +252,7 @@ class Trainer:
             step=self.step, position=self.task.position(),
             rng=self.rng.bit_generator.state, history=self.history,
             best_val=None if math.isinf(self.best_val) else self.best_val,
-            seconds=self.seconds, recent_losses=self.recent_losses)
+            seconds=self.seconds, recent_losses=self.recent_losses, init_from=self.init_from)
         params = {k: host(v) for k, v in self.params.items()}
         state = None if self.task.state is None else host(self.task.state)
         return checkpoint.Checkpoint(self.spec, params, meta, state, opt)

@@ -23,7 +23,7 @@ from .options import (checkpoint_option, checkpoint_or_shipped, corpus_text_opti
                    "not in the text (neither predicted nor context); reports how many.")
 @json_option()
 @device_option()
-@threads_option("all of the BLAS's threads")
+@threads_option("1 or all of the BLAS's threads, whichever a short trial finds faster")
 def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
     """Measure how well a checkpoint predicts text: nats/char, bits/char, perplexity.
 
@@ -48,7 +48,9 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
                                                   text=source)) if as_json
                           else classification.summary_text(summary, source))
     try:
-        scored = evaluation.score_source(ckpt, corpus_arg, skip_unknown, where)
+        # without --threads, the thread count is chosen by a trial, as sample's is
+        scored = evaluation.score_source(ckpt, corpus_arg, skip_unknown, where,
+                                         measure=threads is None)
     except VocabularyError as e:  # the way on this command has
         raise VocabularyError(f"{e}, or pass --skip-unknown to score the text without "
                               "them") from None

@@ -2,7 +2,7 @@
 import click
 
 from .. import checkpoint, jsonout, resources
-from ..console import print_data
+from ..console import data_out, print_data
 from .options import checkpoint_option, checkpoint_or_shipped, json_option
 
 
@@ -18,7 +18,8 @@ def info(ckpt_path, ckpt_option, as_json):
         raise click.UsageError("give the checkpoint once: as CHECKPOINT or as --checkpoint")
     ckpt_path = checkpoint_or_shipped(ckpt_path if ckpt_path is not None else ckpt_option)
     described = describe(checkpoint.load(ckpt_path), ckpt_path)
-    print_data(jsonout.dumps(described) if as_json else as_text(described))
+    print_data(jsonout.dumps(described) if as_json
+               else as_text(described, data_out().encoding or "utf-8"))
 
 
 @click.command(name="configs")

@@ -1,6 +1,5 @@
 """rnngen sample: a decoding.Decoding from the flags, decoding's samples or stream printed."""
 import shlex
-import sys
 from dataclasses import fields
 
 import click
@@ -83,7 +82,7 @@ def sample(ctx, ckpt_path, seed_text, threads, device_name, as_json, null, **opt
     if seed_text == "-":
         if console.stdin_is_terminal():
             say("rnngen: reading the seed text from stdin; end it with Ctrl-D")
-        seed_text = sys.stdin.read()
+        seed_text = console.standard_input("--seed -").read()
     where = device.select(device_name)
     if ckpt_path is None:
         say(_shipped_model_note())

@@ -8,6 +8,7 @@ import click
 
 from .. import config, console, device
 from ..console import say
+from ..errors import OptionError
 from ..resources import DEFAULT_CONFIG
 from .options import note, threads_option
 
@@ -42,6 +43,9 @@ def _no_checkpoint_in_train(ctx, param, value):
               help="Override any config key, e.g. --set model.hidden_size=256. Repeatable.")
 @click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[CHECKPOINT]",
               help="Continue from a checkpoint (default: the config's output).")
+@click.option("--init-from", "init_from", metavar="CHECKPOINT",
+              help="Fine-tune: a new run (step 0, a fresh optimizer) whose weights start "
+                   "from this checkpoint's; its model must be the config's.")
 @click.option("--overwrite", is_flag=True,
               help="Start afresh even where the output holds another run's checkpoints "
                    "(replaced as this run writes its own).")
@@ -52,8 +56,8 @@ def _no_checkpoint_in_train(ctx, param, value):
               help="Also write the HTML report beside the checkpoint (NAME.html) at every "
                    "validation.")
 @threads_option("all of the BLAS's threads")
-def train(config_name, steps, output, seed, corpus_name, assignments, resume, overwrite, quiet,
-          threads, device_name, with_report):
+def train(config_name, steps, output, seed, corpus_name, assignments, resume, init_from,
+          overwrite, quiet, threads, device_name, with_report):
     """Train a model as a YAML config describes, writing an .npz checkpoint.
 
     The progress shows the step, the training loss, the last validation loss, bpc (bits per
@@ -70,8 +74,13 @@ def train(config_name, steps, output, seed, corpus_name, assignments, resume, ov
             overrides.append((key, value))
     origins = {"train.output": "--output" if output else "--output or train.output",
                "data.corpus": "--corpus" if corpus_name else "data.corpus in the config"}
+    try:
+        run.check_start(resume, init_from)
+    except OptionError as e:  # a usage error: the flags clash
+        raise click.UsageError(e.naming({"init_from": "--init-from", "resume": "--resume"}))
     with run.prepare(config_name, overrides, resume=True if resume == "" else resume,
-                     threads=threads, origins=origins, notify=note, overwrite=overwrite) as r:
+                     threads=threads, origins=origins, notify=note, overwrite=overwrite,
+                     init_from=init_from) as r:
         trainer, t = r.trainer, r.cfg.train
         use = _use_command(trainer.spec, t.output)
         # said once the run is sure to start, so an error before it stays one line

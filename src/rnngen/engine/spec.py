@@ -6,7 +6,7 @@ and read back in one place (``schema``, through ``from_dict``); the engine asks 
 for parameter shapes, the state layout and the cell, and never guesses them from
 array shapes or key names.
 """
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import ClassVar
 
 from . import cells, heads
@@ -114,6 +114,11 @@ class ModelSpec:
         skips = " with skip connections" if self.skip else ""
         return f"{self.num_layers} x {self.hidden_size} {self.cell_module.TITLE}{skips}"
 
+    def with_vocab(self, vocab_size):
+        """The same model reading vocab_size symbols (a generating model's outputs
+        follow its vocabulary)."""
+        return replace(self, vocab_size=vocab_size, output_size=vocab_size)
+
     def to_dict(self):
         return asdict(self)
 
@@ -165,6 +170,10 @@ class ClassifierSpec(ModelSpec):
         if self.skip:
             raise ValueError("skip connections feed the next-character decoder; "
                              "a classifier's head reads the top layer")
+
+    def with_vocab(self, vocab_size):
+        """The same classifier reading vocab_size symbols (its K outputs unchanged)."""
+        return replace(self, vocab_size=vocab_size)
 
     @property
     def num_classes(self):

@@ -16,12 +16,12 @@ import io
 import json
 import os
 import stat
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..console import standard_input
 from ..errors import CorpusError
 
 FORMATS = ("tsv", "csv", "jsonl", "folder")
@@ -94,7 +94,8 @@ def read_labelled(path, *, format=None, header=None, text_column="text", label_c
         raise CorpusError(f"unknown labelled-data format {format!r}; use one of {', '.join(FORMATS)}")
     names = (text_column, label_column)
     if str(path) == STDIN:
-        stream = stdin if stdin is not None else sys.stdin.buffer
+        stream = stdin if stdin is not None else standard_input("the labelled data (-)",
+                                                                binary=True)
         data = _read_bounded(stream, "<stdin>", None, limits)
         return _parse(data, "<stdin>", format, header, names, limits)
     path = Path(path)

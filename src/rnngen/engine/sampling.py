@@ -55,9 +55,11 @@ class Stepper:
     def _buffers(self):
         """The scratch sized for the current N rows."""
         N, H = self.streams, self.spec.hidden_size
+        xp = self.xp
         if self.cell.ADDITIVE:
-            self.joint = self.xp.zeros((N, 2 * H), dtype=self.dtype)
-        self.logits = self.xp.empty((N, self.spec.vocab_size), dtype=self.dtype)
+            self.joint = xp.zeros((N, 2 * H), dtype=self.dtype)
+        self.inputs = xp.empty((N, self.cell.GATES * H), dtype=self.dtype)
+        self.logits = xp.empty((N, self.spec.vocab_size), dtype=self.dtype)
 
     def sibling(self, state=None, streams=1):
         """A stepper with this one's weights (shared, not copied) and rows of its own:
@@ -96,8 +98,7 @@ class Stepper:
     def advance(self, ids):
         """Feed one character id per stream (N,) (or an int for one stream)."""
         H, cell, state, mm = self.spec.hidden_size, self.cell, self.state, self._mm
-        ids = self.xp.asarray(np.atleast_1d(ids))
-        a = self.table[ids]  # (N, G*H), a fresh array the cell may overwrite
+        a = self._lookup(ids)  # (N, G*H), scratch the cell may overwrite
         if cell.ADDITIVE:
             a += mm(state[0, :, :H], self.Whh[0])
             x = cell.step(a, None, state[0], self.extras[0])
@@ -116,6 +117,17 @@ class Stepper:
                 a = mm(x, self.Wxh[l])
                 a += self.biases[l]
                 x = cell.step(a, mm(s[:, :H], self.Whh[l]), s, self.extras[l])
+
+    def _lookup(self, ids):
+        """x W_xh + b_h for each row's id, ids (N,) on the host (or an int), into the
+        scratch ``inputs`` (N, G*H) on the host (a gather with no fresh array: one
+        step of one stream is a few dozen NumPy calls, so each call's cost counts),
+        or a fresh array on a device."""
+        if not isinstance(ids, np.ndarray):
+            ids = np.atleast_1d(ids)
+        if self.xp is np:
+            return self.table.take(ids, 0, self.inputs)
+        return self.table[self.xp.asarray(ids)]
 
     def step(self, ids):
         """Feed one id per stream; returns the logits (N, V) for the next ones

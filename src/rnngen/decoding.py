@@ -392,28 +392,25 @@ class Decoder:
 
         at = {name: where(idx) for name, idx in dict(rules, live=live).items()}
         only_gumbel = not self.scores and len(rules["gumbel"]) == len(live)
-        self._plan = _Plan(live, [rows[i] for i in live], rules["gumbel"], rules["greedy"],
-                           rules["draw"], at, only_gumbel)
+        self._plan = _Plan(live, [rows[i] for i in live], rules["gumbel"],
+                           [rows[i] for i in rules["gumbel"]], rules["greedy"], rules["draw"],
+                           at, only_gumbel)
         return self._plan
 
     def _gumbel(self, z, plan):
         """The ids chosen for the gumbel rows: argmax of logits plus their noise (z is
         overwritten where every row is one)."""
-        rows, xp = self.rows, self.stepper.xp
+        xp = self.stepper.xp
         noise = []
-        for i in plan.gumbel:
-            row = rows[i]
+        for row in plan.gumbel_rows:
             t = len(row.ids) % sampling.BLOCK
             if t == 0:
                 row.noise = xp.asarray(sampling.gumbel_block(
                     row.rng, row.decoding.sampling_temperature, self.stepper.by))
-            noise.append(row.noise[t])
+            noise.append(row.noise[t:t + 1])  # (1, V): one row adds it with no broadcast
         at = plan.at["gumbel"]
         noisy = z if at is None else z[at]  # every row: add in place, no gather
-        if len(noise) == 1:  # one row: its noise (V,) broadcasts, with no stack to build
-            noisy += noise[0]
-            return [int(noisy.argmax())]
-        noisy += xp.stack(noise)
+        noisy += noise[0] if len(noise) == 1 else xp.concatenate(noise)
         return to_host(noisy.argmax(axis=1)).tolist()
 
     def sample(self, row, seed_scores=None):
@@ -432,6 +429,7 @@ class _Plan:
     live: list  # rows that take a character at the next step (indices into rows)
     live_rows: list  # those rows (Row objects), in the same order
     gumbel: list  # the live rows of each rule
+    gumbel_rows: list  # the gumbel rows' Row objects
     greedy: list
     draw: list
     at: dict  # rule (or "live") -> device indices of its rows, or None for every row

@@ -58,7 +58,10 @@ class Stepper:
         xp = self.xp
         if self.cell.ADDITIVE:
             self.joint = xp.zeros((N, 2 * H), dtype=self.dtype)
-        self.inputs = xp.empty((N, self.cell.GATES * H), dtype=self.dtype)
+        G = self.cell.GATES
+        # each step's products and the cell's work go through these, not fresh arrays
+        self.inputs = xp.empty((N, G * H), dtype=self.dtype)
+        self.recurrent = xp.empty((N, G * H), dtype=self.dtype)
         self.logits = xp.empty((N, self.spec.vocab_size), dtype=self.dtype)
 
     def sibling(self, state=None, streams=1):
@@ -99,24 +102,27 @@ class Stepper:
         """Feed one character id per stream (N,) (or an int for one stream)."""
         H, cell, state, mm = self.spec.hidden_size, self.cell, self.state, self._mm
         a = self._lookup(ids)  # (N, G*H), scratch the cell may overwrite
+        hw = mm(state[0, :, :H], self.Whh[0], out=self.recurrent)  # scratch too
         if cell.ADDITIVE:
-            a += mm(state[0, :, :H], self.Whh[0])
+            a += hw
             x = cell.step(a, None, state[0], self.extras[0])
         else:
-            x = cell.step(a, mm(state[0, :, :H], self.Whh[0]), state[0], self.extras[0])
+            x = cell.step(a, hw, state[0], self.extras[0])
+        a = self.inputs  # layer 0's scratch serves each layer above in turn
         for l in range(1, self.spec.num_layers):
             s = state[l]
             if cell.ADDITIVE:
                 joint = self.joint
                 joint[:, :H] = x
                 joint[:, H:] = s[:, :H]
-                pre = mm(joint, self.stacked[l])
+                pre = mm(joint, self.stacked[l], out=a)
                 pre += self.biases[l]
                 x = cell.step(pre, None, s, self.extras[l])
             else:
-                a = mm(x, self.Wxh[l])
+                mm(x, self.Wxh[l], out=a)
                 a += self.biases[l]
-                x = cell.step(a, mm(s[:, :H], self.Whh[l]), s, self.extras[l])
+                x = cell.step(a, mm(s[:, :H], self.Whh[l], out=self.recurrent), s,
+                              self.extras[l])
 
     def _lookup(self, ids):
         """x W_xh + b_h for each row's id, ids (N,) on the host (or an int), into the

@@ -252,6 +252,29 @@ def test_a_row_decodes_the_same_alone_and_among_63_others(cell):
     assert len(rows[3].ids) < rows[3].decoding.n
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_rows_that_only_draw_noise_choose_as_scored_rows_do(cell):
+    """Rows that all draw Gumbel noise, with nothing scored, skip the per-rule choice
+    (Decoder.step's common case, one stream's path): they choose what the same rows
+    choose with scores, alone and together, across a block of noise and as rows
+    finish."""
+    spec, params = build(V=16, H=24, L=2, cell=cell, dtype=np.float32)
+    model_ = loaded(spec, params)
+
+    def decode(scores, k):
+        decoder = decoding.Decoder(model_, scores=scores)
+        rows = [decoder.add(Decoding(sampling.BLOCK + 40 if i == 0 else 30 + 7 * i,
+                                     temperature=0.8), text([i]), np.random.default_rng(i))
+                for i in range(k)]
+        while decoder.live:
+            decoder.step()
+        return [r.ids for r in rows]
+
+    scored = decode(True, 4)
+    assert decode(False, 4) == scored
+    assert decode(False, 1) == scored[:1]
+
+
 def test_rows_primed_on_another_thread_while_the_batch_steps_decode_the_same():
     """Decoder.prime reads only the weights: a server reads a long seed on a worker
     thread while the batch steps, then joins the rows; they decode as add_many's."""

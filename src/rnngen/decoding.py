@@ -332,9 +332,34 @@ class Decoder:
         plan = self._plan or self._make_plan()
         if not plan.live:
             return []
-        rows, st = self.rows, self.stepper
+        st = self.stepper
         st.advance(self._feed)
         z = st.decode(st.logits)  # (N, V) the logits less the decoder bias
+        # the common case (one stream, or a batch of plain samples) goes straight to
+        # the noise: no clean logits to keep, no rule to gather
+        ids, lp = (self._gumbel(z, plan), None) if plan.only_gumbel else self._choose(z, plan)
+        out, feed = [], self._feed
+        for j, (i, row, idx) in enumerate(zip(plan.live, plan.live_rows, ids)):
+            generated = row.ids
+            generated.append(idx)
+            row.last = feed[i] = idx
+            if lp is not None:
+                row.logprobs.append(float(lp[j]))
+            stop = row.stop_ids
+            if stop and generated[-len(stop):] == stop:
+                row.stopped = row.done = True
+            elif len(generated) >= row.decoding.n:
+                row.done = True
+            if row.done:
+                self._plan = None
+            out.append((row, idx))
+        return out
+
+    def _choose(self, z, plan):
+        """(ids, log-probabilities or None) of the live rows, in plan.live's order,
+        each id chosen by its row's rule from z (N, V), the logits less the decoder
+        bias (overwritten); log-probabilities (with scores) under the model."""
+        rows, st = self.rows, self.stepper
         clean = z + st.by if self.scores or plan.greedy or plan.draw else None
         chosen = {}
         if plan.gumbel:
@@ -349,24 +374,9 @@ class Decoder:
                 chosen[i] = sampling.draw(host[j], rows[i].rng, d.sampling_temperature,
                                           d.top_k or 0, 1.0 if d.top_p is None else d.top_p)
         ids = [chosen[i] for i in plan.live]
-        if self.scores:
-            lp = sampling.log_softmax_at(to_host(_rows(clean, plan.at["live"])), ids)
-        out = []
-        for j, (i, idx) in enumerate(zip(plan.live, ids)):
-            row = rows[i]
-            row.ids.append(idx)
-            row.last = self._feed[i] = idx
-            if self.scores:
-                row.logprobs.append(float(lp[j]))
-            stop = row.stop_ids
-            if stop and row.ids[-len(stop):] == stop:
-                row.stopped = row.done = True
-            elif len(row.ids) >= row.decoding.n:
-                row.done = True
-            if row.done:
-                self._plan = None
-            out.append((row, idx))
-        return out
+        if not self.scores:
+            return ids, None
+        return ids, sampling.log_softmax_at(to_host(_rows(clean, plan.at["live"])), ids)
 
     def _make_plan(self):
         """Which rows are live and how each chooses, kept until a row joins, leaves
@@ -381,23 +391,26 @@ class Decoder:
             return None if len(idx) == len(rows) else xp.asarray(np.asarray(idx, np.intp))
 
         at = {name: where(idx) for name, idx in dict(rules, live=live).items()}
-        self._plan = _Plan(live, rules["gumbel"], rules["greedy"], rules["draw"], at)
+        only_gumbel = not self.scores and len(rules["gumbel"]) == len(live)
+        self._plan = _Plan(live, [rows[i] for i in live], rules["gumbel"],
+                           [rows[i] for i in rules["gumbel"]], rules["greedy"], rules["draw"],
+                           at, only_gumbel)
         return self._plan
 
     def _gumbel(self, z, plan):
-        """The ids chosen for the gumbel rows: argmax of logits plus their noise."""
-        rows, xp = self.rows, self.stepper.xp
+        """The ids chosen for the gumbel rows: argmax of logits plus their noise (z is
+        overwritten where every row is one)."""
+        xp = self.stepper.xp
         noise = []
-        for i in plan.gumbel:
-            row = rows[i]
+        for row in plan.gumbel_rows:
             t = len(row.ids) % sampling.BLOCK
             if t == 0:
                 row.noise = xp.asarray(sampling.gumbel_block(
                     row.rng, row.decoding.sampling_temperature, self.stepper.by))
-            noise.append(row.noise[t])
+            noise.append(row.noise[t:t + 1])  # (1, V): one row adds it with no broadcast
         at = plan.at["gumbel"]
         noisy = z if at is None else z[at]  # every row: add in place, no gather
-        noisy += noise[0] if len(noise) == 1 else xp.stack(noise)
+        noisy += noise[0] if len(noise) == 1 else xp.concatenate(noise)
         return to_host(noisy.argmax(axis=1)).tolist()
 
     def sample(self, row, seed_scores=None):
@@ -414,10 +427,13 @@ class Decoder:
 @dataclass
 class _Plan:
     live: list  # rows that take a character at the next step (indices into rows)
+    live_rows: list  # those rows (Row objects), in the same order
     gumbel: list  # the live rows of each rule
+    gumbel_rows: list  # the gumbel rows' Row objects
     greedy: list
     draw: list
     at: dict  # rule (or "live") -> device indices of its rows, or None for every row
+    only_gumbel: bool  # every live row draws Gumbel noise and nothing is scored
 
 
 def _rows(a, at):

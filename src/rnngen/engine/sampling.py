@@ -55,9 +55,14 @@ class Stepper:
     def _buffers(self):
         """The scratch sized for the current N rows."""
         N, H = self.streams, self.spec.hidden_size
+        xp = self.xp
         if self.cell.ADDITIVE:
-            self.joint = self.xp.zeros((N, 2 * H), dtype=self.dtype)
-        self.logits = self.xp.empty((N, self.spec.vocab_size), dtype=self.dtype)
+            self.joint = xp.zeros((N, 2 * H), dtype=self.dtype)
+        G = self.cell.GATES
+        # each step's products and the cell's work go through these, not fresh arrays
+        self.inputs = xp.empty((N, G * H), dtype=self.dtype)
+        self.recurrent = xp.empty((N, G * H), dtype=self.dtype)
+        self.logits = xp.empty((N, self.spec.vocab_size), dtype=self.dtype)
 
     def sibling(self, state=None, streams=1):
         """A stepper with this one's weights (shared, not copied) and rows of its own:
@@ -96,26 +101,39 @@ class Stepper:
     def advance(self, ids):
         """Feed one character id per stream (N,) (or an int for one stream)."""
         H, cell, state, mm = self.spec.hidden_size, self.cell, self.state, self._mm
-        ids = self.xp.asarray(np.atleast_1d(ids))
-        a = self.table[ids]  # (N, G*H), a fresh array the cell may overwrite
+        a = self._lookup(ids)  # (N, G*H), scratch the cell may overwrite
+        hw = mm(state[0, :, :H], self.Whh[0], out=self.recurrent)  # scratch too
         if cell.ADDITIVE:
-            a += mm(state[0, :, :H], self.Whh[0])
+            a += hw
             x = cell.step(a, None, state[0], self.extras[0])
         else:
-            x = cell.step(a, mm(state[0, :, :H], self.Whh[0]), state[0], self.extras[0])
+            x = cell.step(a, hw, state[0], self.extras[0])
+        a = self.inputs  # layer 0's scratch serves each layer above in turn
         for l in range(1, self.spec.num_layers):
             s = state[l]
             if cell.ADDITIVE:
                 joint = self.joint
                 joint[:, :H] = x
                 joint[:, H:] = s[:, :H]
-                pre = mm(joint, self.stacked[l])
+                pre = mm(joint, self.stacked[l], out=a)
                 pre += self.biases[l]
                 x = cell.step(pre, None, s, self.extras[l])
             else:
-                a = mm(x, self.Wxh[l])
+                mm(x, self.Wxh[l], out=a)
                 a += self.biases[l]
-                x = cell.step(a, mm(s[:, :H], self.Whh[l]), s, self.extras[l])
+                x = cell.step(a, mm(s[:, :H], self.Whh[l], out=self.recurrent), s,
+                              self.extras[l])
+
+    def _lookup(self, ids):
+        """x W_xh + b_h for each row's id, ids (N,) on the host (or an int), into the
+        scratch ``inputs`` (N, G*H) on the host (a gather with no fresh array: one
+        step of one stream is a few dozen NumPy calls, so each call's cost counts),
+        or a fresh array on a device."""
+        if not isinstance(ids, np.ndarray):
+            ids = np.atleast_1d(ids)
+        if self.xp is np:
+            return self.table.take(ids, 0, self.inputs)
+        return self.table[self.xp.asarray(ids)]
 
     def step(self, ids):
         """Feed one id per stream; returns the logits (N, V) for the next ones

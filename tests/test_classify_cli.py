@@ -233,7 +233,8 @@ def test_resume_is_exact(tmp_path, cell):
 
 def test_directions_run_on_the_run_threads_with_the_same_weights(tmp_path):
     """A bidirectional run hands its directions to the run's thread pool (one core
-    each); the weights equal those of a run that takes them one after the other."""
+    each), training and validating; the weights and validation scores equal those of a
+    run that takes them one after the other."""
     from rnngen.tasks import classify as task
     from rnngen.threads import Workers
 
@@ -254,10 +255,12 @@ def test_directions_run_on_the_run_threads_with_the_same_weights(tmp_path):
         trainer.task.workers = workers
         for _ in trainer.run():
             pass
-        runs.append(trainer.params)
-    assert calls.count(2) == 2 * 4  # forward and backward, every step
-    for name, w in runs[0].items():
-        np.testing.assert_array_equal(w, runs[1][name], err_msg=name)
+        runs.append(trainer)
+    # forward and backward every step (8), and validation's batches
+    assert calls.count(2) > 2 * 4 and set(calls) == {2}
+    for name, w in runs[0].params.items():
+        np.testing.assert_array_equal(w, runs[1].params[name], err_msg=name)
+    assert runs[0].history[-1]["val_loss"] == runs[1].history[-1]["val_loss"]
 
 
 def test_resume_refuses_other_data(tmp_path):

@@ -11,9 +11,15 @@ seed), float32, the same threads. Prints, as medians over rounds that take turns
   - training characters a second (real characters, not padding) and their ratio;
   - validation accuracy after --budget seconds of training each;
   - classifying every validation text: rnngen in batches (classification.logits)
-    against PyTorch one text at a time in a loop, texts a second and the ratio.
+    against PyTorch one text at a time in a loop, texts a second and the ratio;
+  - with --lines N, classifying N lines (the validation texts repeated): rnngen reads
+    them from a stream through classification.classify_lines and formats its answers
+    (answer_lines), as `rnngen classify` does; PyTorch encodes, runs and formats one
+    line at a time, timed on at most --torch-lines of them (its rate per line does not
+    depend on how many follow) and said so.
 """
 import argparse
+import io
 import statistics
 import time
 
@@ -50,14 +56,24 @@ def rnngen_side(args, data, train_batches, val):
     def classify():
         classification.logits(trainer.spec, trainer.params, val)
 
-    return step, accuracy, classify
+    def classify_lines(lines):
+        model = classification.Classifier(trainer.spec, trainer.params, data.vocab,
+                                          tuple(data.classes))
+        stream = io.BytesIO("".join(line + "\n" for line in lines).encode("utf-8"))
+        for texts, probs in classification.classify_lines(model, stream, "lines"):
+            classification.answer_lines(texts, probs, model.classes)
+
+    return step, accuracy, classify, classify_lines
 
 
-def torch_side(args, V, K, val):
+def torch_side(args, vocab, K, val):
     import torch
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence
 
+    from rnngen.labelled.encode import UNKNOWN
+
+    V = len(vocab)
     torch.manual_seed(1)
     rnn_class = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[args.cell]
     D = 2 if args.bidirectional else 1
@@ -99,7 +115,17 @@ def torch_side(args, V, K, val):
     def accuracy():
         return float((np.array(predict_one_by_one()) == val.labels).mean())
 
-    return step, accuracy, predict_one_by_one
+    unknown = vocab.index[UNKNOWN]
+
+    @torch.no_grad()
+    def classify_lines(lines):
+        for line in lines:
+            ids = torch.tensor([[vocab.index.get(c, unknown) for c in line]])
+            probs = torch.softmax(net(ids, torch.tensor([ids.shape[1]])), dim=1)[0]
+            best = int(probs.argmax())
+            f"{best}\t{float(probs[best]):.4f}\n"
+
+    return step, accuracy, predict_one_by_one, classify_lines
 
 
 def timed_rate(step, batches, steps):
@@ -134,6 +160,10 @@ def main():
     p.add_argument("--steps", type=int, default=30, help="timed steps a round")
     p.add_argument("--budget", type=float, default=60, help="training seconds each")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--lines", type=int, default=0,
+                   help="also classify this many lines (the validation texts repeated)")
+    p.add_argument("--torch-lines", type=int, default=3000,
+                   help="time PyTorch's per-line loop on at most this many of the lines")
     args = p.parse_args()
 
     import torch
@@ -151,7 +181,7 @@ def main():
     val = encode(data.vocab, data.val.texts, data.val.labels)
     batches = batches_for(train, args.batch, args.max_chars, seed=7)
     sides = {"rnngen": rnngen_side(args, data, batches, val),
-             "torch": torch_side(args, len(data.vocab), len(data.classes), val)}
+             "torch": torch_side(args, data.vocab, len(data.classes), val)}
     rates = {k: [] for k in sides}
     for r in range(args.rounds):
         for name in (("rnngen", "torch") if r % 2 == 0 else ("torch", "rnngen")):
@@ -160,17 +190,35 @@ def main():
     print(f"training chars/s: rnngen {statistics.median(rates['rnngen']):,.0f}, torch "
           f"{statistics.median(rates['torch']):,.0f}; median of paired ratios "
           f"{statistics.median(ratio):.2f}x")
-    for name, (step, accuracy, _) in sides.items():
+    for name, (step, accuracy, *_) in sides.items():
         n = trained_for(step, batches, args.budget)
         print(f"{name}: {n} more steps in {args.budget:.0f} s; validation accuracy "
               f"{accuracy():.4f}")
     speeds = {}
-    for name, (_, _, classify_all) in sides.items():
+    for name, (_, _, classify_all, _) in sides.items():
         started = time.perf_counter()
         classify_all()
         speeds[name] = len(val) / (time.perf_counter() - started)
     print(f"classifying {len(val):,} texts: rnngen batched {speeds['rnngen']:,.0f}/s, torch "
           f"one by one {speeds['torch']:,.0f}/s: {speeds['rnngen'] / speeds['torch']:.1f}x")
+    if args.lines:
+        lines_rates(sides, data.val.texts, args.lines, args.torch_lines)
+
+
+def lines_rates(sides, texts, n, torch_n):
+    """Lines a second classifying n lines (texts repeated), rnngen on all of them and
+    torch on the first torch_n; prints both and the ratio."""
+    lines = [texts[i % len(texts)] for i in range(n)]
+    timed = {"rnngen": lines, "torch": lines[:torch_n]}
+    rates = {}
+    for name, part in timed.items():
+        started = time.perf_counter()
+        sides[name][3](part)
+        rates[name] = len(part) / (time.perf_counter() - started)
+    print(f"classifying {n:,} lines: rnngen (classify_lines, as rnngen classify) "
+          f"{rates['rnngen']:,.0f}/s, torch one line at a time {rates['torch']:,.0f}/s "
+          f"(timed on the first {len(timed['torch']):,} lines, its rate taken for all): "
+          f"{rates['rnngen'] / rates['torch']:.1f}x")
 
 
 if __name__ == "__main__":

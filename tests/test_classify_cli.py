@@ -231,6 +231,38 @@ def test_resume_is_exact(tmp_path, cell):
     assert scores(resumed.history).items() >= scores(whole.history).items()
 
 
+def test_directions_run_on_the_run_threads_with_the_same_weights(tmp_path):
+    """A bidirectional run hands its directions to the run's thread pool (one core
+    each), training and validating; the weights and validation scores equal those of a
+    run that takes them one after the other."""
+    from rnngen.tasks import classify as task
+    from rnngen.threads import Workers
+
+    data = write_tsv(tmp_path / "m.tsv", markers(150, seed=1))
+    cfg = _cfg(tmp_path, data, **{"model.bidirectional": True, "model.dropout": 0.2,
+                                  "train.steps": 4, "train.eval_every": 4})
+    calls = []
+
+    class Recording(Workers):
+        def map(self, fn, items):
+            items = list(items)
+            calls.append(len(items))
+            return super().map(fn, items)
+
+    runs = []
+    for workers in (Recording(2), Workers(1)):
+        trainer = run.build_trainer(cfg, task.load(cfg))
+        trainer.task.workers = workers
+        for _ in trainer.run():
+            pass
+        runs.append(trainer)
+    # forward and backward every step (8), and validation's batches
+    assert calls.count(2) > 2 * 4 and set(calls) == {2}
+    for name, w in runs[0].params.items():
+        np.testing.assert_array_equal(w, runs[1].params[name], err_msg=name)
+    assert runs[0].history[-1]["val_loss"] == runs[1].history[-1]["val_loss"]
+
+
 def test_resume_refuses_other_data(tmp_path):
     data = write_tsv(tmp_path / "m.tsv", markers(150, seed=1))
     _train(_cfg(tmp_path, data, **{"train.steps": 4}))

@@ -10,6 +10,7 @@ from rnngen.engine import classifier, heads, model, optim
 from rnngen.engine.cells import CELLS
 from rnngen.engine.gradcheck import numerical_gradient, relative_error
 from rnngen.engine.spec import REVERSE, ClassifierSpec, ModelSpec
+from rnngen.threads import Workers
 
 TOL = 1e-6
 POOLINGS = list(heads.POOLINGS)
@@ -68,6 +69,37 @@ def test_classifier_gradients_every_parameter_and_initial_state(
         assert err < TOL, (name, err)
     # every direction's and layer's initial state (h0, and c0 for the LSTM)
     assert relative_error(ds0, numerical_gradient(lambda: run()[0], s0)) < TOL
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_directions_may_run_on_threads_with_the_same_results(bidirectional):
+    """map_fn runs each direction's stack, forward and backward (the trainer passes its
+    thread pool's map): the loss, gradients and ds0 equal one-after-the-other's to the
+    last bit, dropout included, since the masks are drawn before either runs."""
+    spec = _spec("gru", "mean", bidirectional, L=2)
+    params = _params(spec)
+    inputs, lengths = _batch(spec.vocab_size, [5, 2, 4, 1])
+    targets = np.array([0, 2, 1, 2])
+    pool, calls = Workers(2), []
+
+    def threaded_map(fn, items):
+        items = list(items)
+        calls.append(len(items))
+        return pool.map(fn, items)
+
+    def run(map_fn):
+        return classifier.loss_and_grads(spec, params, inputs, lengths, targets, dropout=0.3,
+                                         rng=np.random.default_rng(7), weight_drop=0.2,
+                                         map_fn=map_fn)
+
+    loss, grads, ds0 = run(threaded_map)
+    assert calls == [len(spec.prefixes)] * 2  # once forward, once backward
+    plain = run(map)
+    assert loss == plain[0]
+    assert set(grads) == set(plain[1])
+    for name, g in grads.items():
+        np.testing.assert_array_equal(g, plain[1][name], err_msg=name)
+    np.testing.assert_array_equal(ds0, plain[2])
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)

@@ -67,6 +67,27 @@ def test_adamw_decays_matrices_not_biases():
     np.testing.assert_allclose(b, 1.0)
 
 
+def test_update_all_hands_only_large_parameters_to_threads():
+    """Parameters under min_split numbers are updated here, in one piece (a thread's
+    hand-off would cost more than it saves); a large one is cut into ``parts`` jobs."""
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal((40, 10)), "b": rng.standard_normal(10)}
+    jobs = []
+
+    def recording_map(fn, items):
+        items = list(items)
+        jobs.append(len(items))
+        return list(map(fn, items))
+
+    for min_split in (401, 400):
+        configs = {k: {} for k in params}
+        for _ in range(2):  # the first update creates the state, whole
+            grads = {k: rng.standard_normal(w.shape) for k, w in params.items()}
+            optim.update_all(optim.adam, params, grads, configs, 0.01, recording_map, 2,
+                             min_split=min_split)
+    assert jobs == [2]  # only W at min_split 400, from its second update on
+
+
 def test_clip_by_value_and_by_norm():
     grads = {"a": np.array([10.0, -10.0, 1.0]), "b": np.array([[-7.0]])}
     optim.clip_by_value(grads, 5)

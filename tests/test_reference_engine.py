@@ -126,7 +126,8 @@ HYPER = {"sgd": {"momentum": 0.9}, "adagrad": {}, "rmsprop": {},
 def test_update_all_in_slices_is_the_whole_update_bit_for_bit(rule, dtype, parts):
     """update_all, with parameters cut into slices of rows on threads, against each
     rule applied whole (for Adam, the reference's Adam, with weight decay, which must
-    still spare the biases): weights and state, step after step."""
+    still spare the biases): weights and state, step after step. Every parameter here
+    but "small" is cut (min_split 64 numbers)."""
     rng = np.random.default_rng(6)
     shapes = {"W": (130, 9), "b": (70,), "small": (5, 3), "V": (64, 4)}
     params = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
@@ -138,7 +139,7 @@ def test_update_all_in_slices_is_the_whole_update_bit_for_bit(rule, dtype, parts
         for step in range(4):
             grads = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()}
             optim.update_all(optim.RULES[rule], params, {k: g.copy() for k, g in grads.items()},
-                             configs, 0.01 * (step + 1), pool.map, parts)
+                             configs, 0.01 * (step + 1), pool.map, parts, min_split=64)
             for k, w in whole.items():
                 whole_configs[k]["learning_rate"] = 0.01 * (step + 1)
                 apply(w, grads[k].copy(), whole_configs[k])

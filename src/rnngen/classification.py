@@ -35,14 +35,16 @@ def batch_bounds(spec, lengths, batch_size=BATCH_TEXTS):
     return batch_size, max(BATCH_BYTES // per_char, longest, 1)
 
 
-def logits(spec, params, encoded, device=CPU, batch_size=BATCH_TEXTS):
-    """(N, K) host logits of encoded's N texts (a labelled.encode.Encoded), in its order."""
+def logits(spec, params, encoded, device=CPU, batch_size=BATCH_TEXTS, map_fn=map):
+    """(N, K) host logits of encoded's N texts (a labelled.encode.Encoded), in its order;
+    ``map_fn`` may run a bidirectional encoder's directions at once (classifier.forward)."""
     out = np.empty((len(encoded), spec.output_size), dtype=np.float64)
     texts, chars = batch_bounds(spec, encoded.lengths, batch_size)
     for batch in labelled_batches.in_order(encoded, texts, chars):
         ids = device.to_device(np.ascontiguousarray(batch.ids.T))  # (T, N), time-major
         lengths = device.to_device(batch.lengths.astype(np.intp))
-        out[batch.index] = device.to_host(classifier.forward(spec, params, ids, lengths)[0])
+        logit_rows, _ = classifier.forward(spec, params, ids, lengths, map_fn=map_fn)
+        out[batch.index] = device.to_host(logit_rows)
     return out
 
 

@@ -29,11 +29,14 @@ def draw_masks(spec, T, N, dtype, dropout=0.0, weight_drop=0.0, rng=None):
 
 
 def forward(spec, params, inputs, lengths, s0=None, dropout=0.0, rng=None, weight_drop=0.0,
-            masks=None):
+            masks=None, map_fn=map):
     """inputs (T, N) ids padded at the end, lengths (N,) -> logits (N, K), cache.
 
     s0 (D, L, N, S*H) is each direction's initial state (zero when None). Dropout
-    and weight drop as in model.forward: either needs ``rng`` or ``masks``.
+    and weight drop as in model.forward: either needs ``rng`` or ``masks``. The
+    directions do not meet before the head, so ``map_fn`` may run them at once (the
+    trainer passes its thread pool's map: one core each); the masks are drawn first,
+    so the result does not depend on how they ran.
     """
     T, N = inputs.shape
     heads.check_lengths(lengths, T)
@@ -42,42 +45,49 @@ def forward(spec, params, inputs, lengths, s0=None, dropout=0.0, rng=None, weigh
         s0 = xp_of(params["Wcy"]).zeros(spec.initial_state_shape(N), dtype=dtype)
     if masks is None:
         masks = draw_masks(spec, T, N, dtype, dropout, weight_drop, rng)
-    hs, caches = [], []
-    for d, prefix in enumerate(spec.prefixes):
+
+    def run(d):
         # the reverse direction reads each sequence backwards within its length, so
         # its padding too comes after the real steps
         x = inputs if d == 0 else heads.reverse_within(inputs, lengths)
-        h, _, cache = stack.forward(spec, params, x, s0[d], masks[d], prefix)
+        h, _, cache = stack.forward(spec, params, x, s0[d], masks[d], spec.prefixes[d])
         top = masks[d].top
-        hs.append(h if top is None else h * top)
-        caches.append(cache)
+        return (h if top is None else h * top), cache
+
+    hs, caches = zip(*map_fn(run, range(len(spec.prefixes))))
     logits, head_cache = heads.head_forward(hs, lengths, params["Wcy"], params["bc"],
                                             spec.pooling)
     return logits, (caches, [m.top for m in masks], head_cache)
 
 
-def backward(spec, dlogits, cache):
-    """dlogits (N, K) -> grads (same keys as params), ds0 (D, L, N, S*H)."""
+def backward(spec, dlogits, cache, map_fn=map):
+    """dlogits (N, K) -> grads (same keys as params), ds0 (D, L, N, S*H); ``map_fn``
+    as in forward."""
     caches, tops, head_cache = cache
     grads = {}
     dhs, grads["Wcy"], grads["bc"] = heads.head_backward(dlogits, head_cache)
-    ds0 = []
-    for dh, top, stack_cache in zip(dhs, tops, caches):
+
+    def run(job):
+        dh, top, stack_cache = job
         if top is not None:
             dh *= top
-        stack_grads, ds0_d = stack.backward(spec, dh, stack_cache)
+        return stack.backward(spec, dh, stack_cache)
+
+    ds0 = []
+    for stack_grads, ds0_d in map_fn(run, zip(dhs, tops, caches)):
         grads.update(stack_grads)
         ds0.append(ds0_d)
     return grads, np.stack(ds0)
 
 
 def loss_and_grads(spec, params, inputs, lengths, targets, class_weights=None, s0=None,
-                   dropout=0.0, rng=None, weight_drop=0.0, masks=None):
+                   dropout=0.0, rng=None, weight_drop=0.0, masks=None, map_fn=map):
     """Cross-entropy (nats per sequence, weighted by ``class_weights`` (K,) if given)
-    of the labels targets (N,) -> (loss, grads, ds0)."""
-    logits, cache = forward(spec, params, inputs, lengths, s0, dropout, rng, weight_drop, masks)
+    of the labels targets (N,) -> (loss, grads, ds0); ``map_fn`` as in forward."""
+    logits, cache = forward(spec, params, inputs, lengths, s0, dropout, rng, weight_drop, masks,
+                            map_fn)
     loss, dlogits = heads.cross_entropy(logits, targets, class_weights)
-    grads, ds0 = backward(spec, dlogits, cache)
+    grads, ds0 = backward(spec, dlogits, cache, map_fn)
     return loss, grads, ds0
 
 

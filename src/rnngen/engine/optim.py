@@ -86,25 +86,32 @@ def adam(w, dw, config):
 
 RULES = {"sgd": sgd, "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam}
 
-MIN_SPLIT_ROWS = 64  # a parameter with fewer rows is updated whole
+# a parameter with fewer numbers is updated whole: below this a thread's hand-off costs
+# more than half the update saves (an (H, 3H) W_hh at H=128 took twice as long split
+# in two as whole on the 2-core machine; bench/bench_classify.py's step spent a tenth
+# of its time there)
+MIN_SPLIT_SIZE = 1 << 18
 
 
-def update_all(rule, params, grads, configs, learning_rate, map_fn=map, parts=1):
+def update_all(rule, params, grads, configs, learning_rate, map_fn=map, parts=1,
+               min_split=MIN_SPLIT_SIZE):
     """Apply ``rule`` to every parameter, params[name] by grads[name] with configs[name]
     (whose learning_rate is set here).
 
-    With parts > 1, each parameter with enough rows whose state already exists (from
-    the second step on) is cut into ``parts`` slices of rows, and ``map_fn`` (the
-    trainer's thread pool) runs slice k of every parameter as job k. Every rule is
-    element-wise, so the slices give the whole update exactly; the update is a dozen
-    passes over memory that would otherwise keep one core busy while the other waits.
+    With parts > 1, each parameter of at least ``min_split`` numbers whose state
+    already exists (from the second step on) is cut into ``parts`` slices of rows, and
+    ``map_fn`` (the trainer's thread pool) runs slice k of every parameter as job k.
+    Every rule is element-wise, so the slices give the whole update exactly; the update
+    is a dozen passes over memory that would otherwise keep one core busy while the
+    other waits. When nothing is cut, the update runs here, in one piece.
     """
     jobs = [[] for _ in range(max(1, parts))]
     split = []  # (config, the config of its first slice)
     for name, w in params.items():
         config = configs[name]
         config["learning_rate"] = learning_rate
-        if parts < 2 or len(w) < MIN_SPLIT_ROWS or any(s not in config for s in rule.state):
+        if (parts < 2 or w.size < min_split or len(w) < parts
+                or any(s not in config for s in rule.state)):
             jobs[0].append((w, grads[name], config))
             continue
         arrays = {key for key, value in config.items()
@@ -121,7 +128,7 @@ def update_all(rule, params, grads, configs, learning_rate, map_fn=map, parts=1)
         for w, dw, config in job:
             rule(w, dw, config)
 
-    list(map_fn(run, jobs))
+    list(map_fn(run, jobs) if split else map(run, jobs[:1]))
     for config, piece, arrays in split:  # counters (Adam's t) moved on in every slice alike
         for slot in rule.state:
             if slot not in arrays:

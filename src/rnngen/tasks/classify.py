@@ -112,6 +112,7 @@ class Task:
     def __init__(self, cfg, data, spec, workers, device, dtype=np.float32):
         t = cfg.train
         self.cfg, self.data, self.spec, self.device = cfg, data, spec, device
+        self.workers = workers  # its map runs a bidirectional encoder's directions at once
         self.train = encode(data.vocab, data.train.texts, data.train.labels)
         self.val = encode(data.vocab, data.val.texts, data.val.labels)
         max_chars = t.batch_size * t.seq_length
@@ -142,11 +143,12 @@ class Task:
         ids, lengths, labels = batch
         loss, grads, _ = classifier.loss_and_grads(
             self.spec, params, ids, lengths, labels, self.weights, dropout=m.dropout, rng=bits,
-            weight_drop=m.weight_drop)
+            weight_drop=m.weight_drop, map_fn=self.workers.map)
         return loss, grads
 
     def validate(self, params):
-        rows = classification.logits(self.spec, params, self.val, self.device)
+        rows = classification.logits(self.spec, params, self.val, self.device,
+                                     map_fn=self.workers.map)
         labels = self.val.labels
         s = metrics.scores(metrics.confusion(labels, rows.argmax(axis=1), len(self.data.classes)))
         return {"val_loss": classification.cross_entropy(rows, labels, self.host_weights),

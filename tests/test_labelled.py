@@ -3,7 +3,6 @@ naming the file and line (through the library; the command line maps these error
 import io
 import json
 
-import numpy as np
 import pytest
 
 from rnngen import labelled

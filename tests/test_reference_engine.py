@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import reference_engine as ref
-from rnngen.engine import model, optim, sampling
+from rnngen.engine import model, optim
 from rnngen.engine.cells import gru, lstm
 from rnngen.engine.spec import ModelSpec
 

@@ -17,7 +17,6 @@ of the plain loop.
 import numpy as np
 
 from . import weights
-from .. import layers
 from ..backend import xp_of
 
 NAME, TITLE = "lstm", "LSTM"

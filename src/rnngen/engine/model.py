@@ -13,7 +13,7 @@ state parts side by side ([h | c] for the LSTM), h first.
 """
 import numpy as np
 
-from . import layers
+from . import layers, stack
 from .cells import CELLS
 from .spec import REVERSE
 
@@ -120,64 +120,36 @@ def forward(spec, params, inputs, s0, dropout=0.0, rng=None, weight_drop=0.0, ma
     layer above reads it, to the top layer's (Graves, 2013): every layer gets a
     short gradient path to the loss.
     """
-    cell = spec.cell_module
     if masks is None:
         masks = draw_masks(spec, *inputs.shape, s0.dtype, dropout, weight_drop, rng)
-    sT = np.empty_like(s0)
-    caches, feeds = [], []
-    x = None
-    for l in range(spec.num_layers):
-        mask, w_mask = masks.inputs[l], masks.weights[l]
-        if l == 0:
-            # the bias joins the (V, G*H) table before the lookup, not the (T, N, G*H) result
-            a, in_cache = layers.embedding_forward(inputs, params["Wxh0"] + params["bh0"])
-        else:
-            x = _apply(x, mask)
-            feeds.append(x)
-            a, in_cache = layers.affine_forward(x, params[f"Wxh{l}"], params[f"bh{l}"])
-        x, sT[l], cell_cache = cell.forward(a, s0[l], _apply(params[f"Whh{l}"], w_mask),
-                                            spec.layer_extras(params, l))
-        caches.append((in_cache, mask, w_mask, cell_cache))
+    h, sT, (caches, _) = stack.forward(spec, params, inputs, s0, masks)
     mask = masks.top
-    x = _apply(x, mask)
+    x = h if mask is None else h * mask
     logits, out_cache = layers.affine_forward(x, params["Why"], params["by"])
     skips = []  # lower layer l -> decoder, through Wsy{l} (no bias: by serves them all)
     for l in spec.skip_layers:
-        out, skip_cache = layers.affine_forward(feeds[l], params[f"Wsy{l}"])
+        # layer l's output as layer l+1 read it (after dropout): that layer's input cache
+        out, skip_cache = layers.affine_forward(caches[l + 1][0][0], params[f"Wsy{l}"])
         logits += out
         skips.append(skip_cache)
     return logits, sT, (caches, mask, out_cache, skips)
 
 
-def _apply(x, mask):
-    return x if mask is None else x * mask
-
-
 def backward(spec, dlogits, cache):
     """dlogits (T, N, V) -> grads (same keys as params), ds0 (L, N, S*H)."""
-    cell = spec.cell_module
     caches, mask, out_cache, skips = cache
     grads = {}
     dx, grads["Why"], grads["by"] = layers.affine_backward(dlogits, out_cache)
-    ds0 = [None] * len(caches)
-    for l in reversed(range(len(caches))):
-        if l < len(skips):  # the decoder read this layer's output directly too
-            dskip, grads[f"Wsy{l}"], _ = layers.affine_backward(dlogits, skips[l])
-            dx += dskip
-        if mask is not None:
-            dx *= mask
-        in_cache, mask, w_mask, cell_cache = caches[l]
-        da, ds0[l], grads[f"Whh{l}"], extras = cell.backward(dx, cell_cache)
-        for name, g in extras.items():
-            grads[f"{name}{l}"] = g
-        if w_mask is not None:
-            grads[f"Whh{l}"] *= w_mask
-        if l == 0:
-            grads["Wxh0"] = layers.embedding_backward(da, in_cache)
-            grads["bh0"] = da.sum(axis=(0, 1))  # folded into the lookup table forward
-        else:
-            dx, grads[f"Wxh{l}"], grads[f"bh{l}"] = layers.affine_backward(da, in_cache)
-    return grads, np.stack(ds0)
+    if mask is not None:
+        dx *= mask
+
+    def skip_gradient(l):  # the decoder read layer l's output directly too
+        if l >= len(skips):
+            return None
+        dskip, grads[f"Wsy{l}"], _ = layers.affine_backward(dlogits, skips[l])
+        return dskip
+
+    return stack.backward(spec, dx, (caches, ""), skip_gradient, grads)
 
 
 def loss_and_grads(spec, params, inputs, targets, s0, dropout=0.0, rng=None, weight_drop=0.0,

@@ -1,9 +1,8 @@
 """The recurrent layers alone: (T, N) ids in, the top layer's outputs (T, N, H) out.
 
-What a head reads. The layer loop is the one model.forward runs (embedding lookup
-for layer 0, one affine product for each layer above, the cell's fused time loop,
-dropout where a layer feeds the next), without the next-character decoder, so
-that a classification head can pool the outputs instead.
+What a head reads, and what the character model (model.py) puts its decoder on: the
+embedding lookup for layer 0, one affine product for each layer above, the cell's
+fused time loop, dropout where a layer feeds the next.
 
 Parameters are the model's per-layer names (Wxh{l}, Whh{l}, bh{l}, the cell's
 extras); ``prefix`` reads a second stack kept in the same dict under prefixed names
@@ -37,29 +36,40 @@ def forward(spec, params, inputs, s0, masks, prefix=""):
     return x, sT, (caches, prefix)
 
 
-def backward(spec, dh, cache):
+def backward(spec, dh, cache, dfeed=None, grads=None):
     """dh (T, N, H) reaching the top layer's outputs -> grads (this stack's names,
-    with its prefix), ds0 (L, N, S*H)."""
+    with its prefix), ds0 (L, N, S*H).
+
+    ``dfeed(l)``, when given, returns any further gradient (T, N, H) reaching layer l's
+    output where layer l+1 read it (the character model's skip connections), or None;
+    it is asked once per layer l < L-1, from the top down, and may add its own
+    gradients to ``grads``, the dict this one fills (a new one when None), so that
+    the names come out in the order the layers are reached.
+    """
     cell = spec.cell_module
     caches, prefix = cache
-    grads = {}
+    grads = {} if grads is None else grads
     dx = dh
     ds0 = [None] * len(caches)
     for l in reversed(range(len(caches))):
         in_cache, _, w_mask, cell_cache = caches[l]
         da, ds0[l], dWhh, extras = cell.backward(dx, cell_cache)
-        grads[f"Whh{l}"] = dWhh if w_mask is None else dWhh * w_mask
+        grads[f"{prefix}Whh{l}"] = dWhh if w_mask is None else dWhh * w_mask
         for name, g in extras.items():
-            grads[f"{name}{l}"] = g
+            grads[f"{prefix}{name}{l}"] = g
         if l == 0:
-            grads["Wxh0"] = layers.embedding_backward(da, in_cache)
-            grads["bh0"] = da.sum(axis=(0, 1))  # folded into the lookup table forward
+            grads[f"{prefix}Wxh0"] = layers.embedding_backward(da, in_cache)
+            grads[f"{prefix}bh0"] = da.sum(axis=(0, 1))  # folded into the lookup table forward
         else:
-            dx, grads[f"Wxh{l}"], grads[f"bh{l}"] = layers.affine_backward(da, in_cache)
+            dx, grads[f"{prefix}Wxh{l}"], grads[f"{prefix}bh{l}"] = layers.affine_backward(
+                da, in_cache)
+            extra = None if dfeed is None else dfeed(l - 1)
+            if extra is not None:
+                dx += extra
             mask = caches[l][1]
             if mask is not None:  # dropout on layer l-1's output where layer l read it
                 dx *= mask
-    return {prefix + k: g for k, g in grads.items()}, np.stack(ds0)
+    return grads, np.stack(ds0)
 
 
 def _unprefixed(params, prefix):

@@ -458,3 +458,18 @@ def test_named_corpus_that_cannot_be_fetched_asks_for_corpus(tmp_path, runner, m
     line = one_line_error(runner.invoke(main, ["report", "--checkpoint", str(tmp_path / "m.npz"),
                                                "--output", str(tmp_path / "r.html")]))
     assert "could not download tinyshakespeare" in line and "pass --corpus" in line
+
+
+@pytest.mark.parametrize("lo, hi", [(0, 0.004), (0, 0.05), (1.2, 1.9), (0, 4000), (0.9, 1.1),
+                                    (-0.001, 0.001), (0, 0.3)])
+def test_axis_tick_labels_are_distinct_round_numbers(lo, hi):
+    """A short run's minutes axis (0 to 0.004) once read '0.', '0.', '0.': each label must
+    name its own tick and read back as its value."""
+    from rnngen.report import _ticks
+
+    ticks = _ticks(lo, hi)
+    labels = [label for _, label in ticks]
+    assert len(ticks) >= 2 and len(set(labels)) == len(labels)
+    step = ticks[1][0] - ticks[0][0]
+    for value, label in ticks:
+        assert not label.endswith(".") and abs(float(label.replace(",", "")) - value) < step / 100

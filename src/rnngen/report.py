@@ -228,16 +228,16 @@ def curve_svg(xs, history, xlabel, kind, series=SERIES, ylabel="loss (nats/char)
            f'data-y0="{y0!r}" data-y1="{y1!r}" data-box="{p["left"]} {p["top"]} {w} {hgt}" '
            f'role="img" aria-label="{ylabel.split(" (")[0]} against {xlabel}">',
            f'<rect x="{p["left"]}" y="{p["top"]}" width="{w}" height="{hgt}" class="box"/>']
-    for x in _ticks(x0, x1):
+    for x, label in _ticks(x0, x1):
         out.append(f'<line x1="{px(x):.2f}" x2="{px(x):.2f}" y1="{p["top"]}" '
                    f'y2="{p["top"] + hgt}" class="grid"/>'
                    f'<text x="{px(x):.2f}" y="{p["top"] + hgt + 16}" class="tick" '
-                   f'text-anchor="middle">{_num(x)}</text>')
-    for y in _ticks(y0, y1):
+                   f'text-anchor="middle">{label}</text>')
+    for y, label in _ticks(y0, y1):
         out.append(f'<line x1="{p["left"]}" x2="{p["left"] + w}" y1="{py(y):.2f}" '
                    f'y2="{py(y):.2f}" class="grid"/>'
                    f'<text x="{p["left"] - 6}" y="{py(y) + 4:.2f}" class="tick" '
-                   f'text-anchor="end">{_num(y)}</text>')
+                   f'text-anchor="end">{label}</text>')
     out.append(f'<text x="{p["left"] + w / 2}" y="{p["height"] - 6}" class="label" '
                f'text-anchor="middle">{html.escape(xlabel)}</text>'
                f'<text transform="translate(14 {p["top"] + hgt / 2}) rotate(-90)" '
@@ -269,16 +269,15 @@ def _span(lo, hi):
 
 
 def _ticks(lo, hi, count=5):
-    """Round numbers (1, 2 or 5 x 10^k apart) within [lo, hi]."""
+    """[(value, label)]: round numbers (1, 2 or 5 x 10^k apart) within [lo, hi], each
+    labelled with as many decimals as the step between them has (0.005 apart: 0.015)."""
     raw = (hi - lo) / count
-    step = 10 ** math.floor(math.log10(raw))
-    step *= next(m for m in (1, 2, 5, 10) if m * step >= raw)
+    power = math.floor(math.log10(raw))
+    step = 10 ** power * next(m for m in (1, 2, 5, 10) if m * 10 ** power >= raw)
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
     first = math.ceil(lo / step) * step
-    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
-
-
-def _num(x):
-    return f"{x:,.0f}" if abs(x) >= 100 or x == int(x) else f"{x:.2f}".rstrip("0")
+    values = [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+    return [(v, f"{v + 0.0:,.{decimals}f}") for v in values]
 
 
 # -- samples --------------------------------------------------------------------------

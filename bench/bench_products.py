@@ -12,10 +12,11 @@ decode). It times one step of them three ways, on 1 and on 2 BLAS threads:
   - ``shared``: N rows in one N-row product (Stepper(rowwise=False), what
     `--num-samples` does).
 
-and prints microseconds a row-step (the products of one step divided by N; median of
---rounds, each the mean of --steps steps), with the floating-point rate each reaches
-and each against ``alone``: the most that batching N rows can save in products.
-Nothing but the products is timed: no sampling, no Python between steps.
+and prints microseconds a row-step (one step's Stepper.advance and decode, divided by N;
+median of --rounds, each the mean of --steps steps), with the floating-point rate of
+its products and each against ``alone``: the most that batching N rows can save in
+the engine. The products and the cell's element-wise update are timed; the choice of
+each character and the server's Python around it are not.
 """
 import argparse
 import statistics

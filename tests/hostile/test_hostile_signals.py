@@ -92,8 +92,9 @@ from rnngen.cli import main
 main(prog_name="rnngen")
 """
 def defaults_restored():
-    for s in (signal.SIGINT, signal.SIGQUIT):
-        signal.signal(s, signal.SIG_DFL)
+    # a background job ignores SIGINT and SIGQUIT, and one started by nohup SIGHUP too
+    for name in ENDING:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 WRITERS = {
@@ -114,8 +115,7 @@ def test_a_signal_mid_write_leaves_no_temporary_file(w, tmp_path, command, name,
     if existing:
         target.write_bytes(b"the previous version")
     marker = tmp_path / "mid-write"
-    # SIGINT and SIGQUIT at their defaults even where the tests run as a background job
-    # (which ignores both)
+    # every ending signal at its default, whatever the tests' own process ignores
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *map(str, args)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
                             preexec_fn=defaults_restored)

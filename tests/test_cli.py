@@ -156,6 +156,22 @@ def test_export_writes_a_smaller_copy_that_samples_alike_but_cannot_resume(train
     assert resumed.exit_code == 1 and "weights-only" in resumed.stderr
 
 
+def test_report_and_export_say_what_they_wrote_in_one_well_formed_line(trained, runner,
+                                                                      tmp_path):
+    import re
+
+    ckpt, _ = trained
+    page, copy = tmp_path / "page.html", tmp_path / "copy.npz"
+    report = runner.invoke(main, ["report", "--checkpoint", str(ckpt), "--output", str(page)])
+    export = runner.invoke(main, ["export", "--checkpoint", str(ckpt), "--output", str(copy)])
+    assert report.exit_code == 0 and export.exit_code == 0
+    said = report.stderr.splitlines()[-1]
+    assert re.fullmatch(rf"rnngen: wrote {re.escape(str(page))} \(\d+\.\d MiB\): .*, "
+                        r"unit \d+:\d+ shown first", said), said
+    assert re.fullmatch(rf"rnngen: wrote {re.escape(str(copy))} \(\d+\.\d MiB, from "
+                        r"\d+\.\d MiB\)\n", export.stderr), export.stderr
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_every_cell_trains_samples_evaluates_exports_and_resumes(tmp_path, text_file, runner,
                                                                  cell):

@@ -128,7 +128,7 @@ def _show(terminal, output, shown, page, write):
         print_data(page(), end="")
     else:
         what = write(output)
-        wrote(output, f"): {what}")
+        wrote(output, holds=what)
 
 
 @click.command()
@@ -140,4 +140,4 @@ def export(ckpt_path, output):
 
     ckpt_path = checkpoint_or_shipped(ckpt_path)
     outputs.export(ckpt_path, output)
-    wrote(output, f", from {os.path.getsize(ckpt_path) / 2**20:.1f} MiB)")
+    wrote(output, f", from {os.path.getsize(ckpt_path) / 2**20:.1f} MiB")

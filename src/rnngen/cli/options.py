@@ -57,9 +57,11 @@ def note(message):
         say(f"rnngen: {message}")
 
 
-def wrote(path, what):
-    """The line a command says once it wrote a file: its size and what it holds."""
-    say(f"rnngen: wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB{what})")
+def wrote(path, size_note="", holds=None):
+    """The line a command says once it wrote a file: 'rnngen: wrote PATH (SIZE MiB
+    size_note): holds'."""
+    said = f"rnngen: wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB{size_note})"
+    say(said if holds is None else f"{said}: {holds}")
 
 
 def write_data(out, text):

@@ -427,8 +427,7 @@ def test_report_page_in_headless_chromium(trained, runner, tmp_path):
 def test_training_a_classifier_on_a_device_equals_the_cpu(tmp_path, cell):
     """The stand-in device (tests/fakedevice.py refuses host arrays in device work):
     the same losses, weights and validations as the CPU, bidirectional with dropout."""
-    import fakedevice
-    from test_device import FAKE, CounterCPU
+    from test_device import trained_alike
 
     from rnngen.tasks import classify as task
 
@@ -436,16 +435,8 @@ def test_training_a_classifier_on_a_device_equals_the_cpu(tmp_path, cell):
     cfg = _cfg(tmp_path, data, **{"model.cell": cell, "model.bidirectional": True,
                                   "model.dropout": 0.2, "model.num_layers": 2,
                                   "train.class_weights": "balanced", "train.clip_norm": 1.0})
-    runs = {}
-    for name, where in (("cpu", CounterCPU("cpu", np)), ("fake", FAKE)):
-        trainer = run.build_trainer(cfg, task.load(cfg), dtype=np.float64, device=where)
-        runs[name] = (trainer, [s.loss for s in trainer.run()])
-    (cpu, cpu_losses), (dev, dev_losses) = runs["cpu"], runs["fake"]
-    assert all(isinstance(v, fakedevice.DeviceArray) for v in dev.params.values())
-    np.testing.assert_allclose(dev_losses, cpu_losses, rtol=1e-10)
-    for name, w in cpu.params.items():
-        np.testing.assert_allclose(fakedevice.asarray(dev.params[name]).get(), w, rtol=1e-9,
-                                   atol=1e-12, err_msg=name)
+    cpu, dev = trained_alike(lambda name, where: run.build_trainer(
+        cfg, task.load(cfg), dtype=np.float64, device=where))
     assert dev.history[-1]["val_accuracy"] == cpu.history[-1]["val_accuracy"]
 
 

@@ -63,22 +63,28 @@ def test_the_array_module_and_host_copies():
     assert fakedevice.reads == before + 1
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_training_on_a_device_equals_the_cpu_with_the_same_masks(tmp_path, cell):
-    """20 steps with dropout, weight drop and norm clipping: same losses and weights."""
-    text = corpus.text_corpus(make_text())
+def trained_alike(build):
+    """(cpu, device) Trainers from build(name, device), each run to its end: their
+    losses and weights equal (float64), the device's weights on the device."""
     runs = {}
     for name, where in (("cpu", CounterCPU("cpu", np)), ("fake", FAKE)):
-        trainer = build_trainer(small_cfg(tmp_path / name, cell), text, dtype=np.float64,
-                          device=where)
-        stats = list(trainer.run())
-        runs[name] = (trainer, [s.loss for s in stats])
+        trainer = build(name, where)
+        runs[name] = (trainer, [s.loss for s in trainer.run()])
     (cpu, cpu_losses), (dev, dev_losses) = runs["cpu"], runs["fake"]
     assert all(isinstance(v, fakedevice.DeviceArray) for v in dev.params.values())
     np.testing.assert_allclose(dev_losses, cpu_losses, rtol=1e-10)
     for name, w in cpu.params.items():
         np.testing.assert_allclose(fakedevice.asarray(dev.params[name]).get(), w, rtol=1e-9,
                                    atol=1e-12, err_msg=name)
+    return cpu, dev
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_training_on_a_device_equals_the_cpu_with_the_same_masks(tmp_path, cell):
+    """20 steps with dropout, weight drop and norm clipping: same losses and weights."""
+    text = corpus.text_corpus(make_text())
+    cpu, dev = trained_alike(lambda name, where: build_trainer(
+        small_cfg(tmp_path / name, cell), text, dtype=np.float64, device=where))
     assert [h["val_loss"] for h in dev.history] == pytest.approx(
         [h["val_loss"] for h in cpu.history], rel=1e-10)
 

@@ -76,18 +76,19 @@ def printable(text, encoding="utf-8"):
     return text.encode(encoding, "backslashreplace").decode(encoding)
 
 
-def stdin_is_terminal():
+def _is_terminal(stream):
     try:
-        return sys.stdin.isatty()
+        return stream.isatty()
     except (AttributeError, ValueError):  # None (closed at start) or closed since
         return False
+
+
+def stdin_is_terminal():
+    return _is_terminal(sys.stdin)
 
 
 def stderr_is_terminal():
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):  # None (closed at start) or closed since
-        return False
+    return _is_terminal(sys.stderr)
 
 
 def data_out(chars=""):

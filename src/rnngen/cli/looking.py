@@ -10,7 +10,7 @@ from ..console import data_out, print_data, say
 from ..errors import VocabularyError
 from ..threads import use as use_threads
 from .options import (checkpoint_option, checkpoint_or_shipped, corpus_text_option,
-                      device_option, json_option, note, threads_option, write_data, wrote)
+                      device_option, json_option, note, threads_option, wrote)
 
 
 @click.command(name="eval")
@@ -33,7 +33,7 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
     """
     from .. import classification, evaluation
 
-    out = data_out()
+    data_out()  # stdout open, before any work
     ckpt_path = checkpoint_or_shipped(ckpt_path)
     where = device.select(device_name)
     ckpt = checkpoint.load(ckpt_path)
@@ -44,9 +44,8 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
                                    "reads a character it never saw as its unknown symbol")
         summary, source = classification.evaluate_source(ckpt, corpus_arg, where,
                                                          path=ckpt_path)
-        return write_data(out, jsonout.dumps(dict(summary, checkpoint=str(ckpt_path),
-                                                  text=source)) if as_json
-                          else classification.summary_text(summary, source))
+        return print_data(jsonout.dumps(dict(summary, checkpoint=str(ckpt_path), text=source))
+                          if as_json else classification.summary_text(summary, source))
     try:
         # without --threads, the thread count is chosen by a trial, as sample's is
         scored = evaluation.score_source(ckpt, corpus_arg, skip_unknown, where,
@@ -55,8 +54,8 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
         raise VocabularyError(f"{e}, or pass --skip-unknown to score the text without "
                               "them") from None
     extra = {"skipped": scored.skipped} if skip_unknown else {}
-    write_data(out, jsonout.dumps(dict(scored.as_dict(), checkpoint=str(ckpt_path),
-                                       text=scored.source, **extra)) if as_json
+    print_data(jsonout.dumps(dict(scored.as_dict(), checkpoint=str(ckpt_path),
+                                  text=scored.source, **extra)) if as_json
                else scored.as_text())
 
 

@@ -5,7 +5,7 @@ import os
 import click
 
 from .. import device, resources
-from ..console import say, stdout_failed
+from ..console import say
 
 SHIPPED_MODEL_HELP = "the shipped model"  # resources.shipped_model()
 
@@ -62,12 +62,3 @@ def wrote(path, size_note="", holds=None):
     size_note): holds'."""
     said = f"rnngen: wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB{size_note})"
     say(said if holds is None else f"{said}: {holds}")
-
-
-def write_data(out, text):
-    """text and a line end to stdout ``out`` (console.data_out), a failed write handled."""
-    try:
-        out.write(text + "\n")
-        out.flush()
-    except OSError as e:
-        stdout_failed(e)

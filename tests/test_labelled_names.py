@@ -4,6 +4,7 @@ The build test needs the optional faker (pip install 'rnngen-text[names]') and s
 without it; the rest fake the build and run anywhere."""
 import hashlib
 import importlib.abc
+import os
 import sys
 
 import pytest
@@ -60,25 +61,60 @@ def test_resolve_builds_once_then_reads_the_verified_cache(monkeypatch, tmp_path
     assert labelled.load("surnames").classes == ("English", "Polish")
 
 
-@pytest.mark.parametrize("entry", ["partial", "folder"])
-def test_a_cache_entry_that_is_not_the_data_set_is_refused(monkeypatch, tmp_path, entry):
+@pytest.mark.parametrize("entry, says", [
+    ("partial", r"does not match the built surnames \(sha256 differs\)"),
+    ("folder", r"is a directory, not the surnames text"),
+    ("fifo", r"is not a regular file \(a FIFO, socket or device\)"),
+    ("dangling link", r"is a symbolic link to .*nowhere.tsv, which does not exist"),
+])
+def test_a_cache_entry_that_is_not_the_data_set_is_refused(monkeypatch, tmp_path, entry, says):
     monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path))
     calls = _fake_build(monkeypatch)
+    target = tmp_path / "surnames.tsv"
     if entry == "folder":
-        (tmp_path / "surnames.tsv").mkdir()
+        target.mkdir()
+    elif entry == "fifo":
+        os.mkfifo(target)
+    elif entry == "dangling link":
+        target.symlink_to(tmp_path / "nowhere.tsv")
     else:
-        (tmp_path / "surnames.tsv").write_bytes(b"text\tlabel\nSmi")
-    with pytest.raises(CorpusError, match=r"surnames.tsv is not the surnames data set rnngen "
-                                          r"builds.*delete it"):
+        target.write_bytes(b"text\tlabel\nSmi")
+    with pytest.raises(CorpusError, match=rf"surnames.tsv {says}.*; delete it so rnngen can "
+                                          r"build surnames again"):
+        names.resolve()
+    assert calls == []  # nothing built, nothing written over what is there
+    assert os.path.lexists(target)
+
+
+def test_a_corpora_folder_that_is_a_file_is_one_line(monkeypatch, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path / "file"))
+    calls = _fake_build(monkeypatch)
+    with pytest.raises(CorpusError, match=r"\$RNNGEN_CORPORA .* is not a folder"):
+        names.resolve()
+    assert calls == []
+
+
+def test_a_corpora_path_through_a_file_is_one_line(monkeypatch, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path / "file" / "corpora"))
+    calls = _fake_build(monkeypatch)
+    with pytest.raises(CorpusError, match=r"cannot be used: Not a directory; point it at a "
+                                          r"folder$"):
         names.resolve()
     assert calls == []
 
 
 def test_an_unwritable_cache_is_one_line(monkeypatch, tmp_path):
-    (tmp_path / "file").write_text("not a folder")
-    monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path / "file" / "corpora"))
+    monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path))
     _fake_build(monkeypatch)
-    with pytest.raises(CorpusError, match=r"cannot save surnames in .*set RNNGEN_CORPORA"):
+
+    def refused(path, write):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(names.atomic, "write", refused)
+    with pytest.raises(CorpusError, match=r"cannot save surnames in .*: Permission denied; "
+                                          r"set RNNGEN_CORPORA to a writable folder$"):
         names.resolve()
 
 

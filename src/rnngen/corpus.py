@@ -364,11 +364,13 @@ def check_folder(folder):
                           "folder (set RNNGEN_CORPORA) to keep named corpora in")
 
 
-def cached(target, sha, size, name):
-    """True when target holds the published bytes (sha256, and size when not None),
-    False when there is nothing there; CorpusError for anything else (named ``name``)."""
-    again = (f"delete it so rnngen can download {name} again, or put a good copy there "
-             "(or set RNNGEN_CORPORA to another folder)")
+def cached(target, sha, size, name, made="published", again=None):
+    """True when target holds the expected bytes (sha256, one or a set of them, and size
+    when not None), False when there is nothing there; CorpusError for anything else,
+    naming ``name``, what made the good copy (``made``) and what to do (``again``)."""
+    shas = {sha} if isinstance(sha, str) else set(sha)
+    again = again or (f"delete it so rnngen can download {name} again, or put a good copy "
+                      "there (or set RNNGEN_CORPORA to another folder)")
     try:
         info = os.stat(target)
     except FileNotFoundError:
@@ -392,8 +394,8 @@ def cached(target, sha, size, name):
         digest = sha256_file(target)
     except OSError as e:
         raise CorpusError(f"cannot read {target}: {e.strerror or e}; {again}") from None
-    if digest != sha:
-        raise CorpusError(f"{target} does not match the published {name} (sha256 differs); "
+    if digest not in shas:
+        raise CorpusError(f"{target} does not match the {made} {name} (sha256 differs); "
                           f"{again}")
     return True
 

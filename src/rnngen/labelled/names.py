@@ -18,7 +18,7 @@ import unicodedata
 from collections import defaultdict
 
 from .. import atomic
-from ..corpus import sha256_file
+from ..corpus import cached, check_folder
 from ..errors import CorpusError
 from ..resources import corpora_dir
 
@@ -52,11 +52,12 @@ def path():
 
 def resolve():
     """The local path of the data set: the cached copy, checked, or a fresh build."""
+    folder = corpora_dir()
+    check_folder(folder)
     target = path()
-    if target.exists():
-        if not target.is_file() or sha256_file(target) not in DIGESTS:
-            raise CorpusError(f"{target} is not the {NAME} data set rnngen builds (sha256 "
-                              f"differs); delete it so rnngen can build it again")
+    again = (f"delete it so rnngen can build {NAME} again (or set RNNGEN_CORPORA to another "
+             "folder)")
+    if cached(target, DIGESTS, None, NAME, made="built", again=again):
         return target
     data, _ = build()
     try:

@@ -6,8 +6,6 @@ A reading answers, after each character, what the classifier would say of the te
 far (engine.classifier.prefix_probabilities): which characters decided.
 """
 import html
-import re
-from importlib import resources
 
 import numpy as np
 
@@ -99,7 +97,7 @@ def page(looked):
     parts = {
         "title": html.escape(f"rnngen report: {looked.name}"),
         "version": html.escape(__version__),
-        "style": _style(),
+        "style": report.style(),
         "run": report.run_table(ckpt),
         "curves": report.curves(history, "loss (nats/text)") + accuracy,
         "source": html.escape(str(looked.source)),
@@ -109,12 +107,6 @@ def page(looked):
         "readings": "".join(reading_svg(t, p, ckpt.classes) for t, p in looked.readings),
     }
     return report.fill("classifier.html", parts)
-
-
-def _style():
-    """The character model's report's style sheet: one look for both pages."""
-    template = resources.files("rnngen").joinpath("templates/report.html").read_text("utf-8")
-    return re.search(r"<style>(.*?)</style>", template, re.S).group(1)
 
 
 def scores_html(summary):

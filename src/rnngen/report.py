@@ -11,6 +11,7 @@ import html
 import json
 import math
 import re
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -116,21 +117,44 @@ def fill(template, parts):
     return printable(re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], text))
 
 
-def write(path, text, reads=None, what="--output"):
+def style():
+    """The character model's report's style sheet: one look for every page."""
+    template = resources.files("rnngen").joinpath("templates/report.html").read_text("utf-8")
+    return re.search(r"<style>(.*?)</style>", template, re.S).group(1)
+
+
+def check(path, reads=None, what="--output", flag="--output"):
+    """Before any work: a ReportError or CheckpointError (one line) if the page could
+    not be written to path: one of the files it is made from (reads: {name: path or
+    None}, see outputs.claim; ``what`` names path, ``flag`` where it came from), or a
+    folder that is missing or not writable."""
+    try:
+        outputs.claim(path, _inputs(reads), what, flag, kind="report")
+        atomic.probe(path)
+    except OSError as e:
+        raise _cannot(path, e, flag) from None
+
+
+def write(path, text, reads=None, what="--output", flag="--output"):
     """Write the page to path atomically (a browser reloading it never sees half a
-    page). reads: {name: path or None} of the files it was made from, never
-    overwritten (see outputs.claim; ``what`` names path in that message)."""
+    page), never over one of ``reads`` (as check says)."""
     path = Path(path)
-    inputs = {f"file the report reads (the {name})": source
-              for name, source in (reads or {}).items()}
     data = text.encode("utf-8")
     try:
-        with outputs.claim(path, inputs, what, "--output", kind="report"):
+        with outputs.claim(path, _inputs(reads), what, flag, kind="report"):
             atomic.write(path, lambda f: f.write(data))
     except OSError as e:
-        raise ReportError(f"cannot write the report to {path}: {e.strerror or e}; check that "
-                          "its directory exists and is writable, or choose another --output") \
-            from None
+        raise _cannot(path, e, flag) from None
+
+
+def _inputs(reads):
+    return {f"file the report reads (the {name})": source
+            for name, source in (reads or {}).items()}
+
+
+def _cannot(path, error, flag):
+    return ReportError(f"cannot write the report to {path}: {error.strerror or error}; check "
+                       f"that its directory exists and is writable, or choose another {flag}")
 
 
 # -- the run ------------------------------------------------------------------------
@@ -192,8 +216,37 @@ def _minutes(seconds):
 # the top margin holds the legend, so it never covers a curve (the accuracy curve rises
 # into the box's top right, where a legend inside the box used to sit)
 PLOT = {"width": 460, "height": 296, "left": 60, "right": 16, "top": 32, "bottom": 44}
-LEGEND_STEP = 130  # pixels from one legend entry to the next, in a row above the box
+LEGEND_STEP = 130  # pixels from one legend entry to the next, in rows above the box
+LEGEND_ROW = 18  # pixels from one legend row to the next; each row widens the top margin
 SERIES = (("train_loss", "training", "#d9480f"), ("val_loss", "validation", "#1c7ed6"))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One series of a plot: a polyline with a dot per point.
+
+    points: [(x, y, tooltip)]; a point with a non-finite x or y is left out (a
+    diverged run's inf has no place on an axis). series names it in the polyline's
+    data-series; attrs are more data-* attributes (values escaped here)."""
+
+    series: str
+    points: list
+    colour: str
+    width: float = 2
+    dash: str = ""  # an SVG stroke-dasharray, e.g. "6 4"; empty: solid
+    dot: float = 2.5  # the radius of each point's dot
+    title: str = ""  # the whole line's tooltip
+    attrs: tuple = ()  # ((name, value), ...) -> data-name="value"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One legend entry: a short line drawn as the series it names are."""
+
+    label: str
+    colour: str
+    width: float = 2
+    dash: str = ""
 
 
 def curves(history, ylabel="loss (nats/char)"):
@@ -207,11 +260,28 @@ def curves(history, ylabel="loss (nats/char)"):
 
 
 def curve_svg(xs, history, xlabel, kind, series=SERIES, ylabel="loss (nats/char)"):
-    """One plot: each of ``series`` ((history key, label, colour), ...) a polyline
-    with a dot per point. The svg's data-* attributes give the axis ranges and plot
-    box, so a reader (a test) can map the points back to numbers."""
-    p = PLOT
-    ys = [h[key] for h in history for key, _, _ in series]
+    """One plot of a run's history: each of ``series`` ((history key, label, colour),
+    ...) a line over ``xs``."""
+    lines = [Line(key, [(x, h[key], f"{label} {h[key]:.4f} at step {h['step']:,}, "
+                                    f"{h['seconds'] / 60:.1f} min")
+                        for x, h in zip(xs, history)], colour)
+             for key, label, colour in series]
+    return plot_svg(lines, [Key(label, colour) for _, label, colour in series],
+                    xlabel, ylabel, kind)
+
+
+def plot_svg(lines, legend, xlabel, ylabel, kind, width=PLOT["width"], height=PLOT["height"]):
+    """One plot: each Line drawn in order (the last on top), the legend's Keys in rows
+    above the box, never on it. The svg's data-* attributes give the axis ranges and
+    plot box, so a reader (a test) can map the points back to numbers."""
+    per_row = max(1, (width - PLOT["left"] - PLOT["right"]) // LEGEND_STEP)
+    rows = max(1, math.ceil(len(legend) / per_row))
+    p = dict(PLOT, width=width, top=PLOT["top"] + LEGEND_ROW * (rows - 1))
+    p["height"] = height + p["top"] - PLOT["top"]  # the box keeps its height
+    drawn = [[(x, y, tip) for x, y, tip in line.points if math.isfinite(x) and math.isfinite(y)]
+             for line in lines]
+    xs = [x for points in drawn for x, _, _ in points] or [1.0]
+    ys = [y for points in drawn for _, y, _ in points] or [0.0]
     x0, x1 = _span(0.0, max(xs))
     y0, y1 = _span(min(ys), max(ys))
     w = p["width"] - p["left"] - p["right"]
@@ -223,10 +293,16 @@ def curve_svg(xs, history, xlabel, kind, series=SERIES, ylabel="loss (nats/char)
     def py(y):
         return p["top"] + (y1 - y) / (y1 - y0) * hgt
 
-    out = [f'<svg class="curve" data-kind="{kind}" viewBox="0 0 {p["width"]} {p["height"]}" '
+    def stroke(colour, width, dash):
+        return (f'stroke="{colour}" stroke-width="{width}"'
+                + (f' stroke-dasharray="{dash}"' if dash else ""))
+
+    out = [f'<svg class="curve" data-kind="{html.escape(kind)}" '
+           f'viewBox="0 0 {p["width"]} {p["height"]}" '
            f'width="{p["width"]}" height="{p["height"]}" data-x0="{x0!r}" data-x1="{x1!r}" '
            f'data-y0="{y0!r}" data-y1="{y1!r}" data-box="{p["left"]} {p["top"]} {w} {hgt}" '
-           f'role="img" aria-label="{ylabel.split(" (")[0]} against {xlabel}">',
+           f'role="img" aria-label="{html.escape(ylabel.split(" (")[0])} against '
+           f'{html.escape(xlabel)}">',
            f'<rect x="{p["left"]}" y="{p["top"]}" width="{w}" height="{hgt}" class="box"/>']
     for x, label in _ticks(x0, x1):
         out.append(f'<line x1="{px(x):.2f}" x2="{px(x):.2f}" y1="{p["top"]}" '
@@ -242,20 +318,26 @@ def curve_svg(xs, history, xlabel, kind, series=SERIES, ylabel="loss (nats/char)
                f'text-anchor="middle">{html.escape(xlabel)}</text>'
                f'<text transform="translate(14 {p["top"] + hgt / 2}) rotate(-90)" '
                f'class="label" text-anchor="middle">{html.escape(ylabel)}</text>')
-    for i, (key, label, colour) in enumerate(series):
-        points = " ".join(f"{px(x):.2f},{py(h[key]):.2f}" for x, h in zip(xs, history))
-        out.append(f'<polyline class="series" data-series="{key}" points="{points}" '
-                   f'fill="none" stroke="{colour}" stroke-width="2"/>')
-        for x, h in zip(xs, history):
-            out.append(f'<circle cx="{px(x):.2f}" cy="{py(h[key]):.2f}" r="2.5" '
-                       f'fill="{colour}"><title>{label} {h[key]:.4f} at step {h["step"]:,}, '
-                       f'{h["seconds"] / 60:.1f} min</title></circle>')
+    for line, points in zip(lines, drawn):
+        if not points:
+            continue
+        coords = " ".join(f"{px(x):.2f},{py(y):.2f}" for x, y, _ in points)
+        attrs = "".join(f' data-{name}="{html.escape(str(value))}"' for name, value in line.attrs)
+        title = f"<title>{html.escape(line.title)}</title>" if line.title else ""
+        out.append(f'<g><polyline class="series" data-series="{html.escape(line.series)}" '
+                   f'points="{coords}"{attrs} fill="none" '
+                   f'{stroke(line.colour, line.width, line.dash)}>{title}</polyline>')
+        for x, y, tip in points:
+            out.append(f'<circle cx="{px(x):.2f}" cy="{py(y):.2f}" r="{line.dot}" '
+                       f'fill="{line.colour}"><title>{html.escape(tip)}</title></circle>')
+        out.append("</g>")
     out.append('<g class="legend">')
-    for i, (key, label, colour) in enumerate(series):  # a row above the box, never on it
-        lx, ly = p["left"] + LEGEND_STEP * i, p["top"] - 12
+    for i, key in enumerate(legend):  # rows above the box, never on it
+        lx = p["left"] + LEGEND_STEP * (i % per_row)
+        ly = p["top"] - 12 - LEGEND_ROW * (rows - 1 - i // per_row)
         out.append(f'<line x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" y2="{ly - 4}" '
-                   f'stroke="{colour}" stroke-width="2"/>'
-                   f'<text x="{lx + 24}" y="{ly}" class="tick">{label}</text>')
+                   f'{stroke(key.colour, key.width, key.dash)}/>'
+                   f'<text x="{lx + 24}" y="{ly}" class="tick">{html.escape(key.label)}</text>')
     out.append("</g></svg>")
     return "".join(out)
 

@@ -10,10 +10,12 @@ workers.py runs the trials. From a notebook:
     plan = sweep.plan("configs/tiny.yaml")
     sweep.run(plan, more=4)
     print(sweep.show(plan))
+    sweep.look(plan).write("sweep.html")  # every trial's curve, and the tables
 """
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import page
 from .section import SweepConfig, parse  # noqa: F401 -- the section's public names
 from .study import open_study, optuna, plan, write_best  # noqa: F401
 from .tables import importances_table, trials_table
@@ -39,7 +41,28 @@ def run(plan, more=None, workers=1, report=None, notify=None):
     return Result(interrupted, trials_table(study, plan), write_best(plan, study))
 
 
+def look(plan):
+    """The plan's study as it stands (read, never changed): its tables (``.text()``,
+    what --show prints) and its page (``.page()``, ``.write(path)``). A ConfigError
+    when there is no such study."""
+    return page.Looked(plan, open_study(plan, create=False))
+
+
 def show(plan):
     """The study's trials so far, best first, and Optuna's parameter importances."""
-    study = open_study(plan, create=False)
-    return trials_table(study, plan) + "\n\n" + importances_table(study)
+    return look(plan).text()
+
+
+def check_report(plan, path):
+    """Before a sweep runs: a one-line error if its page could not be written to path."""
+    page.check(plan, path)
+
+
+def report_or_warning(plan, path):
+    """Write the page of the plan's study to path, best effort: returns a warning to
+    show when it cannot be written (a page must never end a sweep)."""
+    try:
+        look(plan).write(path)
+    except Exception as e:  # noqa: BLE001 -- any failure, even a bug, must not stop trials
+        return f"warning: could not write the report {path}: {e}"
+    return None

@@ -51,6 +51,11 @@ class Plan:
     def best_path(self):
         return self.folder / "best.yaml"
 
+    @property
+    def report_path(self):
+        """Where --report writes the page when given no path."""
+        return self.folder / "report.html"
+
 
 def plan(config_path, storage=None, study=None):
     """A Plan for the config file at ``config_path`` (with a sweep: section)."""
@@ -66,13 +71,13 @@ def plan(config_path, storage=None, study=None):
               "config file": made.config_path}
     # nothing the sweep writes may be what it reads, or inside the package
     outputs.claim(made.best_path, inputs, "the best config", "train.output", kind="config")
-    if not _is_url(made.storage):
+    if not is_url(made.storage):
         outputs.claim(made.storage, inputs, "the storage", "--storage or sweep.storage",
                       kind="journal")
     return made
 
 
-def _is_url(storage):
+def is_url(storage):
     return "://" in storage
 
 
@@ -81,7 +86,7 @@ def open_storage(plan):
     opt = optuna()
     where = plan.storage
     try:
-        if _is_url(where):
+        if is_url(where):
             return opt.storages.RDBStorage(where)
         Path(where).parent.mkdir(parents=True, exist_ok=True)
         journal = opt.storages.journal
@@ -111,20 +116,25 @@ def pruner(plan):
 
 
 def open_study(plan, worker=0, create=True):
-    """The plan's study, created if new (create=False: a ConfigError if there is none)."""
+    """The plan's study, created if new (create=False: a ConfigError if there is none,
+    and the storage is only read)."""
     opt = optuna()
     name = plan.sweep.study
     direction = plan.sweep.direction
     # a look (create=False) must not leave an empty journal file behind
-    missing = not create and not _is_url(plan.storage) and not Path(plan.storage).is_file()
+    missing = not create and not is_url(plan.storage) and not Path(plan.storage).is_file()
     storage = None if missing else open_storage(plan)
     if not create and (missing or name not in opt.get_all_study_names(storage)):
         raise ConfigError(f"no study named {name!r} in {plan.storage}; run "
                           f"rnngen sweep --config {plan.config_path} first, or pass "
                           "--study and --storage of an existing one")
-    study = opt.create_study(storage=storage, study_name=name, direction=direction,
-                             sampler=sampler(plan, worker), pruner=pruner(plan),
-                             load_if_exists=True)
+    if create:
+        study = opt.create_study(storage=storage, study_name=name, direction=direction,
+                                 sampler=sampler(plan, worker), pruner=pruner(plan),
+                                 load_if_exists=True)
+    else:  # create_study would append a "create" record to a journal even when loading
+        study = opt.load_study(study_name=name, storage=storage, sampler=sampler(plan, worker),
+                               pruner=pruner(plan))
     if study.direction.name.lower() != direction:
         raise ConfigError(f"the study {name!r} in {plan.storage} was made to "
                           f"{study.direction.name.lower()}, but sweep.direction is {direction}; "

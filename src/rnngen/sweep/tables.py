@@ -38,12 +38,12 @@ def trials_table(study, plan):
     for t in ranked(study, plan.sweep.maximize):
         step = max(t.intermediate_values, default=None)
         minutes = f"{t.duration.total_seconds() / 60:.2f}" if t.duration else "-"
-        rows.append([str(t.number), _state(t), _cell(studies.value_or_last(t)), _cell(step),
+        rows.append([str(t.number), state_name(t), _cell(studies.value_or_last(t)), _cell(step),
                      minutes] + [_cell(t.params.get(k)) for k in keys])
     return render(header, rows)
 
 
-def _state(t):
+def state_name(t):
     name = t.state.name.lower()
     if "diverged" in t.user_attrs:
         return "diverged"

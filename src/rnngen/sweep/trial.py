@@ -35,14 +35,14 @@ class Outcome:
     note: str = ""  # why it was pruned, failed or cut short; what it resumed
 
     def line(self, objective):
-        values = " ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+        values = " ".join(f"{k}={short(v)}" for k, v in self.params.items())
         value = f"{objective} {self.value:.4f}" if self.value is not None else "no value"
         note = f"; {self.note}" if self.note else ""
         return (f"trial {self.number}: {self.state} at step {self.step}, {value} "
                 f"({self.seconds:.0f} s) {values}{note}")
 
 
-def _short(value):
+def short(value):
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 

@@ -53,16 +53,22 @@ class Stepper:
         self._buffers()
 
     def _buffers(self):
-        """The scratch sized for the current N rows."""
+        """The scratch sized for the current N rows, and each layer's step bound to it."""
         N, H = self.streams, self.spec.hidden_size
-        xp = self.xp
-        if self.cell.ADDITIVE:
+        xp, cell = self.xp, self.cell
+        if cell.ADDITIVE:
             self.joint = xp.zeros((N, 2 * H), dtype=self.dtype)
-        G = self.cell.GATES
+        G = cell.GATES
         # each step's products and the cell's work go through these, not fresh arrays
         self.inputs = xp.empty((N, G * H), dtype=self.dtype)
         self.recurrent = xp.empty((N, G * H), dtype=self.dtype)
         self.logits = xp.empty((N, self.spec.vocab_size), dtype=self.dtype)
+        # an ADDITIVE cell's upper layers find W_hh's part already in their input
+        self._steps = [cell.bind_step(self.inputs, None if l and cell.ADDITIVE
+                                      else self.recurrent, self.extras[l])
+                       for l in range(self.spec.num_layers)]
+        # one row (or one product for all rows) needs no per-row wrapper
+        self._mm = np.matmul if not self.rowwise or N == 1 else self._rowwise_mm
 
     def sibling(self, state=None, streams=1):
         """A stepper with this one's weights (shared, not copied) and rows of its own:
@@ -89,10 +95,8 @@ class Stepper:
         self.state = self.state[:, self.xp.asarray(np.asarray(rows, dtype=np.intp))]
         self._buffers()
 
-    def _mm(self, x, W, out=None):
-        """x (N, D) @ W (D, M), as one product or (rowwise) as N one-row products."""
-        if not self.rowwise or x.shape[0] == 1:  # one row: the same product either way
-            return np.matmul(x, W, out=out)
+    def _rowwise_mm(self, x, W, out=None):
+        """x (N, D) @ W (D, M) as N one-row products."""
         if out is None:
             return np.matmul(x[:, None, :], W)[:, 0]
         np.matmul(x[:, None, :], W, out=out[:, None, :])
@@ -100,14 +104,11 @@ class Stepper:
 
     def advance(self, ids):
         """Feed one character id per stream (N,) (or an int for one stream)."""
-        H, cell, state, mm = self.spec.hidden_size, self.cell, self.state, self._mm
-        a = self._lookup(ids)  # (N, G*H), scratch the cell may overwrite
-        hw = mm(state[0, :, :H], self.Whh[0], out=self.recurrent)  # scratch too
-        if cell.ADDITIVE:
-            a += hw
-            x = cell.step(a, None, state[0], self.extras[0])
-        else:
-            x = cell.step(a, hw, state[0], self.extras[0])
+        H, cell, state, mm, steps = (self.spec.hidden_size, self.cell, self.state, self._mm,
+                                     self._steps)
+        self._lookup(ids)  # into the scratch ``inputs``, (N, G*H)
+        mm(state[0, :, :H], self.Whh[0], out=self.recurrent)
+        x = steps[0](state[0])
         a = self.inputs  # layer 0's scratch serves each layer above in turn
         for l in range(1, self.spec.num_layers):
             s = state[l]
@@ -115,25 +116,23 @@ class Stepper:
                 joint = self.joint
                 joint[:, :H] = x
                 joint[:, H:] = s[:, :H]
-                pre = mm(joint, self.stacked[l], out=a)
-                pre += self.biases[l]
-                x = cell.step(pre, None, s, self.extras[l])
+                mm(joint, self.stacked[l], out=a)
+                a += self.biases[l]
             else:
                 mm(x, self.Wxh[l], out=a)
                 a += self.biases[l]
-                x = cell.step(a, mm(s[:, :H], self.Whh[l], out=self.recurrent), s,
-                              self.extras[l])
+                mm(s[:, :H], self.Whh[l], out=self.recurrent)
+            x = steps[l](s)
 
     def _lookup(self, ids):
         """x W_xh + b_h for each row's id, ids (N,) on the host (or an int), into the
-        scratch ``inputs`` (N, G*H) on the host (a gather with no fresh array: one
-        step of one stream is a few dozen NumPy calls, so each call's cost counts),
-        or a fresh array on a device."""
+        scratch ``inputs`` (N, G*H), with no fresh array (one step of one stream is a
+        few dozen NumPy calls, so each call's cost counts)."""
         if not isinstance(ids, np.ndarray):
             ids = np.atleast_1d(ids)
-        if self.xp is np:
-            return self.table.take(ids, 0, self.inputs)
-        return self.table[self.xp.asarray(ids)]
+        if self.xp is not np:
+            ids = self.xp.asarray(ids)
+        return self.table.take(ids, 0, self.inputs)
 
     def step(self, ids):
         """Feed one id per stream; returns the logits (N, V) for the next ones

@@ -87,3 +87,8 @@ def step(a, hw, s, extra=None):
     if hw is not None:
         a += hw
     return _update(a, s)
+
+
+def bind_step(a, hw, extra=None):
+    """step(a, hw, s, extra) as a function of s alone, for a sampler's fixed scratch."""
+    return lambda s: step(a, hw, s, extra)

@@ -46,11 +46,37 @@ class Stepper:
         self.biases = [None] + [params[f"bh{l}"] for l in range(1, L)]
         self.Why, self.by = params["Why"], params["by"]
         self.skips = [(l, params[f"Wsy{l}"]) for l in spec.skip_layers]
+        self.scaled = self._scale_columns(cell.sampling_scale(spec.hidden_size))
         if state is None:
             self.state = xp.zeros(spec.state_shape(streams), dtype=self.dtype)
         else:
             self.state = xp.array(state, dtype=self.dtype).reshape(spec.state_shape(streams))
         self._buffers()
+
+    def _scale_columns(self, scale):
+        """Multiply the columns of everything that makes a step's pre-activation (the
+        lookup table, W_hh, W_xh, b_h, [W_xh; W_hh]) by the cell's ``scale`` (G*H,),
+        powers of two, once, where that is exact for every weight; True when done.
+        A power of two commutes with the rounding of every product and sum, so the
+        pre-activations come out scaled exactly, bit for bit what the cell's step
+        would make of them, barring a result under the smallest normal number
+        (2^-126 in float32), far below a trained model's sums. A weight that close
+        to zero (caught here) keeps the plain form."""
+        if scale is None:
+            return False
+        scale = self.xp.asarray(scale, dtype=self.dtype)
+        plain = {k: getattr(self, k) for k in ("Whh", "stacked", "Wxh", "biases")
+                 if hasattr(self, k)}
+        plain["table"] = [self.table]
+        scaled = {k: [None if W is None else W * scale for W in v] for k, v in plain.items()}
+        # scaling loses bits only where a weight's result would be subnormal
+        if not all(bool((S / scale == W).all()) for k in plain
+                   for W, S in zip(plain[k], scaled[k]) if W is not None):
+            return False
+        self.table = scaled.pop("table")[0]
+        for k, v in scaled.items():
+            setattr(self, k, v)
+        return True
 
     def _buffers(self):
         """The scratch sized for the current N rows, and each layer's step bound to it."""
@@ -65,7 +91,7 @@ class Stepper:
         self.logits = xp.empty((N, self.spec.vocab_size), dtype=self.dtype)
         # an ADDITIVE cell's upper layers find W_hh's part already in their input
         self._steps = [cell.bind_step(self.inputs, None if l and cell.ADDITIVE
-                                      else self.recurrent, self.extras[l])
+                                      else self.recurrent, self.extras[l], self.scaled)
                        for l in range(self.spec.num_layers)]
         # one row (or one product for all rows) needs no per-row wrapper
         self._mm = np.matmul if not self.rowwise or N == 1 else self._rowwise_mm

@@ -89,6 +89,11 @@ def step(a, hw, s, extra=None):
     return _update(a, s)
 
 
-def bind_step(a, hw, extra=None):
-    """step(a, hw, s, extra) as a function of s alone, for a sampler's fixed scratch."""
+def bind_step(a, hw, extra=None, scaled=False):
+    """step(a, hw, s, extra) as a function of s alone, for a sampler's fixed scratch
+    (never scaled: sampling_scale is None)."""
     return lambda s: step(a, hw, s, extra)
+
+
+def sampling_scale(H):
+    return None  # the sampler takes the weights as they are

@@ -55,6 +55,36 @@ def test_forward_and_step_are_the_reference_bit_for_bit(cell, dtype, T, N, H):
 
 
 @pytest.mark.parametrize("cell", sorted(REFERENCE))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, H", [(3, 5), (1, 33)])
+@pytest.mark.parametrize("scaled", [False, True])
+def test_bound_step_is_the_reference_step_after_step(cell, dtype, N, H, scaled):
+    """The sampler's form (bind_step: views of its scratch made once) over several
+    steps, each on fresh contents of the same scratch, as the sampler runs it; scaled:
+    with the input part and W_hh's columns scaled by the cell's sampling_scale."""
+    mod, _, _, step = REFERENCE[cell]
+    a, s0, Whh, extra, _ = _inputs(mod, 5, N, H, dtype, seed=6)
+    scale = mod.sampling_scale(H) if scaled else None
+    if scaled and scale is None:
+        pytest.skip(f"the {cell} sampler scales nothing")
+    scale = np.ones(Whh.shape[1], dtype) if scale is None else scale.astype(dtype)
+    scratch_a, scratch_hw = np.empty_like(a[0]), np.empty_like(a[0])
+    bound = mod.bind_step(scratch_a, scratch_hw, extra, scaled)
+    s, ref_s = s0.copy(), s0.copy()
+    for t in range(len(a)):
+        np.matmul(s[:, :H], Whh * scale, out=scratch_hw)
+        np.multiply(a[t], scale, out=scratch_a)
+        out = bound(s)
+        ref_out = step(a[t].copy(), ref_s[:, :H] @ Whh, ref_s, extra)
+        np.testing.assert_array_equal(out, ref_out)
+        np.testing.assert_array_equal(s, ref_s)
+
+
+def _reference_bind_step(step):
+    return lambda a, hw, extra, scaled: lambda s: step(a, hw, s, extra)
+
+
+@pytest.mark.parametrize("cell", sorted(REFERENCE))
 @pytest.mark.parametrize("T, N, H", [(6, 3, 5), (1, 2, 4), (4, 1, 33)])
 def test_backward_is_the_reference_in_float64(cell, T, N, H):
     mod, forward, backward, _ = REFERENCE[cell]
@@ -112,7 +142,8 @@ def test_sampling_draws_the_reference_text(cell, monkeypatch):
 
     ids = draw()
     mod, *_, step = REFERENCE[cell]
-    monkeypatch.setattr(mod, "step", step)
+    monkeypatch.setattr(mod, "bind_step", _reference_bind_step(step))
+    monkeypatch.setattr(mod, "sampling_scale", lambda H: None)  # the reference's weights
     assert ids == draw()
 
 

@@ -313,6 +313,30 @@ def test_rows_primed_on_another_thread_while_the_batch_steps_decode_the_same():
     assert [(r.ids, r.logprobs) for r in got] == [(r.ids, r.logprobs) for r in want]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_gru_sampler_halves_its_weights_only_where_that_is_exact(dtype, monkeypatch):
+    """The GRU's sampler halves the r and z columns of its weights once (sampling_scale)
+    and gives the logits of the plain step, bit for bit; a weight whose half would lose
+    its last bit (just above the smallest normal number) keeps the plain form."""
+    spec, params = build(V=7, H=8, L=2, cell="gru", dtype=dtype)
+    ids = np.random.default_rng(1).integers(0, 7, (20, 3))
+    state = 0.5 * np.random.default_rng(2).standard_normal(spec.state_shape(3))
+
+    def logits(params):
+        stepper = sampling.Stepper(spec, params, state, streams=3)
+        return stepper.scaled, np.stack([stepper.step(i).copy() for i in ids])
+
+    halved, got = logits(params)
+    tiny = np.nextafter(np.finfo(dtype).tiny, 1, dtype=dtype)  # odd last bit: halving rounds
+    odd = dict(params, Whh1=params["Whh1"].copy())
+    odd["Whh1"][2, 0] = tiny
+    assert halved and not logits(odd)[0]
+    monkeypatch.setattr(CELLS["gru"], "sampling_scale", lambda H: None)
+    scaled, want = logits(params)
+    assert not scaled
+    np.testing.assert_array_equal(got, want)
+
+
 def test_rowwise_logits_are_bit_identical_to_a_lone_row():
     spec, params = build(V=16, H=64, L=2, cell="lstm", dtype=np.float32)
     rng = np.random.default_rng(0)

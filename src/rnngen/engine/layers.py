@@ -158,7 +158,13 @@ def log_probs(logits):
 def sigmoid(x, out):
     """Logistic function into out, as 0.5 + 0.5 tanh(x/2): no overflow for any x."""
     np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
+    return sigmoid_of_half(out, out)
+
+
+def sigmoid_of_half(x, out):
+    """sigmoid(2 x) into out, as 0.5 + 0.5 tanh(x): sigmoid's arithmetic on x already
+    halved (by weights whose columns were halved, as the GRU's sampler does)."""
+    np.tanh(x, out=out)
     out *= 0.5
     out += 0.5
     return out

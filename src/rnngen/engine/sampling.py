@@ -46,23 +46,55 @@ class Stepper:
         self.biases = [None] + [params[f"bh{l}"] for l in range(1, L)]
         self.Why, self.by = params["Why"], params["by"]
         self.skips = [(l, params[f"Wsy{l}"]) for l in spec.skip_layers]
+        self.scaled = self._scale_columns(cell.sampling_scale(spec.hidden_size))
         if state is None:
             self.state = xp.zeros(spec.state_shape(streams), dtype=self.dtype)
         else:
             self.state = xp.array(state, dtype=self.dtype).reshape(spec.state_shape(streams))
         self._buffers()
 
+    def _scale_columns(self, scale):
+        """Multiply the columns of everything that makes a step's pre-activation (the
+        lookup table, W_hh, W_xh, b_h, [W_xh; W_hh]) by the cell's ``scale`` (G*H,),
+        powers of two, once, where that is exact for every weight; True when done.
+        A power of two commutes with the rounding of every product and sum, so the
+        pre-activations come out scaled exactly, bit for bit what the cell's step
+        would make of them, barring a result under the smallest normal number
+        (2^-126 in float32), far below a trained model's sums. A weight that close
+        to zero (caught here) keeps the plain form."""
+        if scale is None:
+            return False
+        scale = self.xp.asarray(scale, dtype=self.dtype)
+        plain = {k: getattr(self, k) for k in ("Whh", "stacked", "Wxh", "biases")
+                 if hasattr(self, k)}
+        plain["table"] = [self.table]
+        scaled = {k: [None if W is None else W * scale for W in v] for k, v in plain.items()}
+        # scaling loses bits only where a weight's result would be subnormal
+        if not all(bool((S / scale == W).all()) for k in plain
+                   for W, S in zip(plain[k], scaled[k]) if W is not None):
+            return False
+        self.table = scaled.pop("table")[0]
+        for k, v in scaled.items():
+            setattr(self, k, v)
+        return True
+
     def _buffers(self):
-        """The scratch sized for the current N rows."""
+        """The scratch sized for the current N rows, and each layer's step bound to it."""
         N, H = self.streams, self.spec.hidden_size
-        xp = self.xp
-        if self.cell.ADDITIVE:
+        xp, cell = self.xp, self.cell
+        if cell.ADDITIVE:
             self.joint = xp.zeros((N, 2 * H), dtype=self.dtype)
-        G = self.cell.GATES
+        G = cell.GATES
         # each step's products and the cell's work go through these, not fresh arrays
         self.inputs = xp.empty((N, G * H), dtype=self.dtype)
         self.recurrent = xp.empty((N, G * H), dtype=self.dtype)
         self.logits = xp.empty((N, self.spec.vocab_size), dtype=self.dtype)
+        # an ADDITIVE cell's upper layers find W_hh's part already in their input
+        self._steps = [cell.bind_step(self.inputs, None if l and cell.ADDITIVE
+                                      else self.recurrent, self.extras[l], self.scaled)
+                       for l in range(self.spec.num_layers)]
+        # one row (or one product for all rows) needs no per-row wrapper
+        self._mm = np.matmul if not self.rowwise or N == 1 else self._rowwise_mm
 
     def sibling(self, state=None, streams=1):
         """A stepper with this one's weights (shared, not copied) and rows of its own:
@@ -89,10 +121,8 @@ class Stepper:
         self.state = self.state[:, self.xp.asarray(np.asarray(rows, dtype=np.intp))]
         self._buffers()
 
-    def _mm(self, x, W, out=None):
-        """x (N, D) @ W (D, M), as one product or (rowwise) as N one-row products."""
-        if not self.rowwise or x.shape[0] == 1:  # one row: the same product either way
-            return np.matmul(x, W, out=out)
+    def _rowwise_mm(self, x, W, out=None):
+        """x (N, D) @ W (D, M) as N one-row products."""
         if out is None:
             return np.matmul(x[:, None, :], W)[:, 0]
         np.matmul(x[:, None, :], W, out=out[:, None, :])
@@ -100,14 +130,11 @@ class Stepper:
 
     def advance(self, ids):
         """Feed one character id per stream (N,) (or an int for one stream)."""
-        H, cell, state, mm = self.spec.hidden_size, self.cell, self.state, self._mm
-        a = self._lookup(ids)  # (N, G*H), scratch the cell may overwrite
-        hw = mm(state[0, :, :H], self.Whh[0], out=self.recurrent)  # scratch too
-        if cell.ADDITIVE:
-            a += hw
-            x = cell.step(a, None, state[0], self.extras[0])
-        else:
-            x = cell.step(a, hw, state[0], self.extras[0])
+        H, cell, state, mm, steps = (self.spec.hidden_size, self.cell, self.state, self._mm,
+                                     self._steps)
+        self._lookup(ids)  # into the scratch ``inputs``, (N, G*H)
+        mm(state[0, :, :H], self.Whh[0], out=self.recurrent)
+        x = steps[0](state[0])
         a = self.inputs  # layer 0's scratch serves each layer above in turn
         for l in range(1, self.spec.num_layers):
             s = state[l]
@@ -115,25 +142,23 @@ class Stepper:
                 joint = self.joint
                 joint[:, :H] = x
                 joint[:, H:] = s[:, :H]
-                pre = mm(joint, self.stacked[l], out=a)
-                pre += self.biases[l]
-                x = cell.step(pre, None, s, self.extras[l])
+                mm(joint, self.stacked[l], out=a)
+                a += self.biases[l]
             else:
                 mm(x, self.Wxh[l], out=a)
                 a += self.biases[l]
-                x = cell.step(a, mm(s[:, :H], self.Whh[l], out=self.recurrent), s,
-                              self.extras[l])
+                mm(s[:, :H], self.Whh[l], out=self.recurrent)
+            x = steps[l](s)
 
     def _lookup(self, ids):
         """x W_xh + b_h for each row's id, ids (N,) on the host (or an int), into the
-        scratch ``inputs`` (N, G*H) on the host (a gather with no fresh array: one
-        step of one stream is a few dozen NumPy calls, so each call's cost counts),
-        or a fresh array on a device."""
+        scratch ``inputs`` (N, G*H), with no fresh array (one step of one stream is a
+        few dozen NumPy calls, so each call's cost counts)."""
         if not isinstance(ids, np.ndarray):
             ids = np.atleast_1d(ids)
-        if self.xp is np:
-            return self.table.take(ids, 0, self.inputs)
-        return self.table[self.xp.asarray(ids)]
+        if self.xp is not np:
+            ids = self.xp.asarray(ids)
+        return self.table.take(ids, 0, self.inputs)
 
     def step(self, ids):
         """Feed one id per stream; returns the logits (N, V) for the next ones

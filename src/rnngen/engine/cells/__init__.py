@@ -25,6 +25,12 @@ checkpoints and trainer ask it and never test which cell it is:
                      one step for sampling, updating s (N, S*H) in place; hw is
                      h_{t-1} W_hh (N, G*H), or None when the caller has already
                      added it into a (ADDITIVE cells only)
+    bind_step(a, hw, extra, scaled) -> step(s)
+                     the same step as a function of s alone, for a sampler whose
+                     scratch a and hw stays put (the cell may prepare its views once);
+                     scaled: a and hw come with sampling_scale's columns scaled
+    sampling_scale(H) -> (G*H,) powers of two or None: column scales the sampler
+                     may apply to its weights once, so that a step scales no more
 """
 from . import gru, lstm, rnn
 

@@ -49,19 +49,31 @@ def _update(a, hw, bhn, h_prev, gates, hn, h):
     recurrent product; writes the activated r, z, n into gates (N, 3H), hn + b_hn
     into hn (N, H) and the new state into h (N, H). hw is overwritten. The sampler's
     step, which keeps neither, passes a itself as gates and hw's n block as hn."""
-    H = h.shape[-1]
-    rz = gates[:, :2 * H]
-    np.add(a[:, :2 * H], hw[:, :2 * H], out=rz)
-    layers.sigmoid(rz, out=rz)
-    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    np.add(hw[:, 2 * H:], bhn, out=hn)
-    np.multiply(r, hn, out=hw[:, 2 * H:])  # hw's n block is free once hn is kept
-    np.add(a[:, 2 * H:], hw[:, 2 * H:], out=n)
+    return _update_views(_views(a, hw, gates, hn), bhn, h_prev, h)
+
+
+def _views(a, hw, gates, hn):
+    """The blocks _update_views reads and writes: views of a, hw (N, 3H), gates
+    (N, 3H) and hn (N, H)."""
+    H = hn.shape[-1]
+    return (a[:, :2 * H], hw[:, :2 * H], gates[:, :2 * H], gates[:, :H], gates[:, H:2 * H],
+            gates[:, 2 * H:], a[:, 2 * H:], hw[:, 2 * H:], hw[:, :H], hn)
+
+
+def _update_views(views, bhn, h_prev, h, halved=False):
+    """_update on the views _views made; halved: the r and z columns of a and hw
+    come halved (sampling_scale), so the sigmoid skips its own halving."""
+    a_rz, hw_rz, rz, r, z, n, a_n, hw_n, scratch, hn = views
+    np.add(a_rz, hw_rz, out=rz)
+    (layers.sigmoid_of_half if halved else layers.sigmoid)(rz, out=rz)
+    np.add(hw_n, bhn, out=hn)
+    np.multiply(r, hn, out=hw_n)  # hw's n block is free once hn is kept
+    np.add(a_n, hw_n, out=n)
     np.tanh(n, out=n)
     # h = n + z (h_prev - n), written so that h may be h_prev itself
-    np.subtract(h_prev, n, out=hw[:, :H])
-    hw[:, :H] *= z
-    np.add(n, hw[:, :H], out=h)
+    np.subtract(h_prev, n, out=scratch)
+    scratch *= z
+    np.add(n, scratch, out=h)
     return h
 
 
@@ -135,5 +147,21 @@ def step(a, hw, s, extra):
     """One step on s (N, H) in place; returns h (N, H) (a view of s). ``hw`` is
     required (the cell is not ADDITIVE); both ``a`` and ``hw`` are overwritten, as
     the step's scratch."""
-    H = s.shape[-1]
-    return _update(a, hw, extra["bhn"], s, a, hw[:, 2 * H:], s)
+    return bind_step(a, hw, extra)(s)
+
+
+def bind_step(a, hw, extra, scaled=False):
+    """step(a, hw, s, extra) as a function of s alone, for a sampler whose scratch
+    a, hw (N, 3H) stays put: its views are made once here, not every step (a one-row
+    step is a dozen calls of a few microseconds, and ten views cost as much again).
+    scaled: a and hw come with sampling_scale's columns halved."""
+    H = hw.shape[-1] // GATES
+    views, bhn = _views(a, hw, a, hw[:, 2 * H:]), extra["bhn"]
+    return lambda s: _update_views(views, bhn, s, s, scaled)
+
+
+def sampling_scale(H):
+    """(3H,): the sampler halves the r and z columns of its weights once, so that a
+    step's sigmoid(x) = 0.5 tanh(x / 2) + 0.5 finds x / 2 ready (one call less a
+    character; exact, see sampling.Stepper)."""
+    return np.repeat([0.5, 0.5, 1.0], H)

@@ -157,3 +157,13 @@ def step(a, hw, s, extra=None):
     # c is updated in place (each element reads its own c_prev first); the i block of
     # ``a`` is the scratch for tanh(c), as i is no longer needed by then
     return _update(a, c, c, a[:, :H], h)
+
+
+def bind_step(a, hw, extra=None, scaled=False):
+    """step(a, hw, s, extra) as a function of s alone, for a sampler's fixed scratch
+    (never scaled: sampling_scale is None)."""
+    return lambda s: step(a, hw, s, extra)
+
+
+def sampling_scale(H):
+    return None  # the sampler takes the weights as they are

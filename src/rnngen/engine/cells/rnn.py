@@ -87,3 +87,13 @@ def step(a, hw, s, extra=None):
     if hw is not None:
         a += hw
     return _update(a, s)
+
+
+def bind_step(a, hw, extra=None, scaled=False):
+    """step(a, hw, s, extra) as a function of s alone, for a sampler's fixed scratch
+    (never scaled: sampling_scale is None)."""
+    return lambda s: step(a, hw, s, extra)
+
+
+def sampling_scale(H):
+    return None  # the sampler takes the weights as they are

@@ -4,6 +4,7 @@ Each test asks the server what a client would and checks the answer against the
 command line (`rnngen sample`, `eval`, `info`) or the documented bound.
 """
 import http.client
+import socket
 import json
 import os
 import select
@@ -326,8 +327,26 @@ def test_bad_requests_are_refused_saying_what_is_wrong(server, body, status, wor
     assert "\n" not in got["error"]
 
 
+def _raw_post(server, headers, body=b""):
+    """(status, JSON answer) of a POST /v1/sample written by hand: ``headers`` and
+    ``body`` sent as they are, nothing more, then the answer read. The server must
+    answer without waiting for anything it was not sent."""
+    with socket.create_connection((server.host, server.port), timeout=20) as sock:
+        sock.sendall(b"POST /v1/sample HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     b"application/json\r\n" + headers + b"\r\n" + body)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, json.loads(response.read())
+
+
 def test_body_size_is_bounded_before_reading(server):
-    status, got = server.post("/v1/sample", {"seed": "a" * (1 << 20)})
+    # a declared length over the limit is refused before a byte of the body is sent
+    status, got = _raw_post(server, b"Content-Length: %d\r\n" % ((1 << 20) + 1))
+    assert status == 413 and "1,048,576 bytes" in got["error"]
+    # a chunked body is refused once it passes the limit, not read to its end
+    chunk = b"a" * (1 << 16)
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(17))
+    status, got = _raw_post(server, b"Transfer-Encoding: chunked\r\n", body)
     assert status == 413 and "1,048,576 bytes" in got["error"]
     status, got = server.post("/v1/score", {"text": "a" * 200_001})
     assert status == 422 and "at most 200,000" in got["error"]

@@ -253,8 +253,8 @@ def budget(args, data, train, val):
                   f"accuracy {found[name][-1][1]:.4f}")
     print(f"validation accuracy after {args.budget:.0f} s of training, median of "
           f"{args.seeds} seeds: " + ", ".join(
-              f"{name} {statistics.median(a for _, a in runs):.4f} "
-              f"({statistics.median(n for n, _ in runs):.0f} steps)"
+              f"{name} {spread([a for _, a in runs])}, "
+              f"{statistics.median(n for n, _ in runs):.0f} steps"
               for name, runs in found.items()))
 
 
@@ -273,17 +273,20 @@ def per_step(args, data, train, val):
                 step(b)
                 if n in at:
                     found.setdefault((name, n), []).append(scores())
-    print(f"median over {args.seeds} seeds, {args.cell} {args.hidden}"
+    print(f"median over {args.seeds} seeds (and their range), {args.cell} {args.hidden}"
           f"{' bidirectional' if args.bidirectional else ''}, batches of {args.batch}, "
           f"lr {args.lr}; validation loss (nats per text) and accuracy")
     print("| steps | rnngen loss | torch loss | rnngen accuracy | torch accuracy |")
     print("|---:|---:|---:|---:|---:|")
     for n in at:
-        r, t = (found[(name, n)] for name in ("rnngen", "torch"))
-        print(f"| {n} | {statistics.median(x[0] for x in r):.4f} | "
-              f"{statistics.median(x[0] for x in t):.4f} | "
-              f"{statistics.median(x[1] for x in r):.4f} | "
-              f"{statistics.median(x[1] for x in t):.4f} |")
+        cells = [spread([x[k] for x in found[(name, n)]]) for k in (0, 1)
+                 for name in ("rnngen", "torch")]
+        print(f"| {n} | " + " | ".join(cells) + " |")
+
+
+def spread(values):
+    """'median (lowest to highest)' of a few values."""
+    return f"{statistics.median(values):.4f} ({min(values):.3f} to {max(values):.3f})"
 
 
 def lines_rates(sides, texts, n, torch_n):

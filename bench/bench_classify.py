@@ -4,10 +4,11 @@
     python bench/bench_classify.py --cell lstm --hidden 64 --no-bidirectional --rounds 5
     python bench/bench_classify.py --at-steps 100,200,400 --seeds 3   # learning per step
 
-PyTorch: nn.Embedding(V, 64) + nn.GRU/LSTM(64, H, bidirectional) on packed padded
-sequences (the last state of each direction) + nn.Linear(D*H, K), Adam, the same
-clipping. Both train on the same length-sorted batches (labelled.batches.plan with one
-seed), float32, the same threads. Prints, as medians over rounds that take turns
+PyTorch: nn.Embedding(V, 64) (--torch-one-hot: a fixed identity, V wide) +
+nn.GRU/LSTM(64, H, bidirectional) on packed padded sequences (the last state of
+each direction) + nn.Linear(D*H, K), Adam, the same clipping. Both train on the
+same length-sorted batches (labelled.batches.plan with one seed), float32, the same
+threads. Prints, as medians over rounds that take turns
 (rnngen first in even rounds):
   - training characters a second (real characters, not padding) and their ratio;
   - validation accuracy after --budget seconds of training each, for each of --seeds
@@ -93,11 +94,15 @@ def torch_side(args, vocab, K, val, seed=1):
     rnn_class = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[args.cell]
     D = 2 if args.bidirectional else 1
 
+    E = V if args.torch_one_hot else 64
+
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb = nn.Embedding(V, 64)
-            self.rnn = rnn_class(64, args.hidden, batch_first=True,
+            self.emb = nn.Embedding(V, E)
+            if args.torch_one_hot:  # rnngen's input: each character's own row of W_ih
+                self.emb.weight = nn.Parameter(torch.eye(V), requires_grad=False)
+            self.rnn = rnn_class(E, args.hidden, batch_first=True,
                                  bidirectional=args.bidirectional)
             self.out = nn.Linear(D * args.hidden, K)
 
@@ -109,7 +114,8 @@ def torch_side(args, vocab, K, val, seed=1):
             return self.out(torch.cat(list(h[-D:]), dim=1))
 
     net = Net()
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    trained = [w for w in net.parameters() if w.requires_grad]
+    opt = torch.optim.Adam(trained, lr=args.lr)
     loss_fn = nn.CrossEntropyLoss()
 
     def step(b):
@@ -117,7 +123,7 @@ def torch_side(args, vocab, K, val, seed=1):
         loss = loss_fn(logits, torch.from_numpy(b.labels.astype(np.int64)))
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_value_(net.parameters(), 5.0)
+        nn.utils.clip_grad_value_(trained, 5.0)
         opt.step()
         return float(loss.detach())
 
@@ -192,6 +198,8 @@ def main():
     p.add_argument("--at-steps", default="",
                    help="compare learning per step instead: validate after these steps "
                         "(comma-separated), nothing timed")
+    p.add_argument("--torch-one-hot", action="store_true",
+                   help="PyTorch reads one-hot characters (no embedding), as rnngen does")
     p.add_argument("--seeds", type=int, default=3,
                    help="seeds each side for --budget's accuracy and for --at-steps")
     args = p.parse_args()

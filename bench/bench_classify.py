@@ -2,14 +2,18 @@
 
     python bench/bench_classify.py                       # surnames, GRU 128, bidirectional
     python bench/bench_classify.py --cell lstm --hidden 64 --no-bidirectional --rounds 5
+    python bench/bench_classify.py --at-steps 100,200,400 --seeds 3   # learning per step
 
-PyTorch: nn.Embedding(V, 64) + nn.GRU/LSTM(64, H, bidirectional) on packed padded
-sequences (the last state of each direction) + nn.Linear(D*H, K), Adam, the same
-clipping. Both train on the same length-sorted batches (labelled.batches.plan with one
-seed), float32, the same threads. Prints, as medians over rounds that take turns
+PyTorch: nn.Embedding(V, 64) (--torch-one-hot: a fixed identity, V wide) +
+nn.GRU/LSTM(64, H, bidirectional) on packed padded sequences (the last state of
+each direction) + nn.Linear(D*H, K), Adam, the same clipping. Both train on the
+same length-sorted batches (labelled.batches.plan with one seed), float32, the same
+threads. Prints, as medians over rounds that take turns
 (rnngen first in even rounds):
   - training characters a second (real characters, not padding) and their ratio;
-  - validation accuracy after --budget seconds of training each;
+  - validation accuracy after --budget seconds of training each, for each of --seeds
+    seeds (both sides from that seed's initialisation, on the same batches), and the
+    medians;
   - classifying every validation text: rnngen in batches (classification.logits)
     against PyTorch one text at a time in a loop, texts a second and the ratio;
   - with --lines N, classifying N lines (the validation texts repeated): rnngen reads
@@ -17,9 +21,16 @@ seed), float32, the same threads. Prints, as medians over rounds that take turns
     (answer_lines), as `rnngen classify` does; PyTorch encodes, runs and formats one
     line at a time, timed on at most --torch-lines of them (its rate per line does not
     depend on how many follow) and said so.
+
+With --at-steps, nothing is timed: for each of --seeds seeds, both sides start from
+that seed's initialisation and train on the same stream of batches (epochs
+reshuffled from the seed), and after each listed step the validation loss (nats per
+text, unweighted) and accuracy are measured; a table of medians over the seeds
+compares what each side learns per step, whatever the machine's load.
 """
 import argparse
 import io
+import itertools
 import statistics
 import time
 
@@ -27,14 +38,17 @@ import numpy as np
 
 
 def batches_for(encoded, batch_size, max_chars, seed):
+    """Batches epoch after epoch without end, each epoch reshuffled, all drawn from
+    ``seed``: the same stream for both sides."""
     from rnngen.labelled import batches
 
     rng = np.random.default_rng(seed)
-    plan = batches.plan(encoded.lengths, batch_size, max_chars, rng)
-    return [batches.gather(encoded, index) for index in plan]
+    while True:
+        for index in batches.plan(encoded.lengths, batch_size, max_chars, rng):
+            yield batches.gather(encoded, index)
 
 
-def rnngen_side(args, data, train_batches, val):
+def rnngen_side(args, data, val, seed=1):
     from rnngen import classification, config, run
 
     cfg = run.load_config(config.Config(), {
@@ -42,16 +56,18 @@ def rnngen_side(args, data, train_batches, val):
         "model.hidden_size": args.hidden, "model.bidirectional": args.bidirectional,
         "train.batch_size": args.batch, "train.seq_length": args.max_chars // args.batch,
         "train.learning_rate": args.lr, "train.clip_value": 5.0, "train.output": "/dev/null",
-        "train.seed": 1})[0]
+        "train.seed": seed})[0]
     trainer = run.build_trainer(cfg, data)
 
     def step(b):
         return trainer.train_step((np.ascontiguousarray(b.ids.T), b.lengths.astype(np.intp),
                                    b.labels), args.lr)
 
-    def accuracy():
+    def scores():
+        """(validation loss, nats per text; accuracy)."""
         rows = classification.logits(trainer.spec, trainer.params, val)
-        return float((rows.argmax(1) == val.labels).mean())
+        return (classification.cross_entropy(rows, val.labels, None),
+                float((rows.argmax(1) == val.labels).mean()))
 
     def classify():
         classification.logits(trainer.spec, trainer.params, val)
@@ -63,10 +79,10 @@ def rnngen_side(args, data, train_batches, val):
         for texts, probs in classification.classify_lines(model, stream, "lines"):
             classification.answer_lines(texts, probs, model.classes)
 
-    return step, accuracy, classify, classify_lines
+    return step, scores, classify, classify_lines
 
 
-def torch_side(args, vocab, K, val):
+def torch_side(args, vocab, K, val, seed=1):
     import torch
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence
@@ -74,15 +90,19 @@ def torch_side(args, vocab, K, val):
     from rnngen.labelled.encode import UNKNOWN
 
     V = len(vocab)
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     rnn_class = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[args.cell]
     D = 2 if args.bidirectional else 1
+
+    E = V if args.torch_one_hot else 64
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb = nn.Embedding(V, 64)
-            self.rnn = rnn_class(64, args.hidden, batch_first=True,
+            self.emb = nn.Embedding(V, E)
+            if args.torch_one_hot:  # rnngen's input: each character's own row of W_ih
+                self.emb.weight = nn.Parameter(torch.eye(V), requires_grad=False)
+            self.rnn = rnn_class(E, args.hidden, batch_first=True,
                                  bidirectional=args.bidirectional)
             self.out = nn.Linear(D * args.hidden, K)
 
@@ -94,7 +114,8 @@ def torch_side(args, vocab, K, val):
             return self.out(torch.cat(list(h[-D:]), dim=1))
 
     net = Net()
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    trained = [w for w in net.parameters() if w.requires_grad]
+    opt = torch.optim.Adam(trained, lr=args.lr)
     loss_fn = nn.CrossEntropyLoss()
 
     def step(b):
@@ -102,7 +123,7 @@ def torch_side(args, vocab, K, val):
         loss = loss_fn(logits, torch.from_numpy(b.labels.astype(np.int64)))
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_value_(net.parameters(), 5.0)
+        nn.utils.clip_grad_value_(trained, 5.0)
         opt.step()
         return float(loss.detach())
 
@@ -112,8 +133,18 @@ def torch_side(args, vocab, K, val):
     def predict_one_by_one():
         return [int(net(t, torch.tensor([t.shape[1]])).argmax()) for t in texts]
 
-    def accuracy():
-        return float((np.array(predict_one_by_one()) == val.labels).mean())
+    from rnngen.labelled import batches
+
+    every = batches.gather(val, np.arange(len(val)))
+
+    @torch.no_grad()
+    def scores():
+        """(validation loss, nats per text; accuracy), all texts in one packed batch."""
+        logits = net(torch.from_numpy(every.ids.astype(np.int64)),
+                     torch.from_numpy(every.lengths))
+        labels = torch.from_numpy(every.labels.astype(np.int64))
+        return (float(loss_fn(logits, labels)),
+                float((logits.argmax(1) == labels).float().mean()))
 
     unknown = vocab.index[UNKNOWN]
 
@@ -125,7 +156,7 @@ def torch_side(args, vocab, K, val):
             best = int(probs.argmax())
             f"{best}\t{float(probs[best]):.4f}\n"
 
-    return step, accuracy, predict_one_by_one, classify_lines
+    return step, scores, predict_one_by_one, classify_lines
 
 
 def timed_rate(step, batches, steps):
@@ -138,11 +169,11 @@ def timed_rate(step, batches, steps):
     return chars / (time.perf_counter() - started)
 
 
-def trained_for(step, batches, seconds):
-    """Train for ``seconds`` (cycling the batches); returns the steps taken."""
+def trained_for(step, stream, seconds):
+    """Train for ``seconds`` on batches from the stream; returns the steps taken."""
     started, n = time.perf_counter(), 0
     while time.perf_counter() - started < seconds:
-        step(batches[n % len(batches)])
+        step(next(stream))
         n += 1
     return n
 
@@ -164,6 +195,13 @@ def main():
                    help="also classify this many lines (the validation texts repeated)")
     p.add_argument("--torch-lines", type=int, default=3000,
                    help="time PyTorch's per-line loop on at most this many of the lines")
+    p.add_argument("--at-steps", default="",
+                   help="compare learning per step instead: validate after these steps "
+                        "(comma-separated), nothing timed")
+    p.add_argument("--torch-one-hot", action="store_true",
+                   help="PyTorch reads one-hot characters (no embedding), as rnngen does")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="seeds each side for --budget's accuracy and for --at-steps")
     args = p.parse_args()
 
     import torch
@@ -179,8 +217,11 @@ def main():
 
     train = encode(data.vocab, data.train.texts, data.train.labels)
     val = encode(data.vocab, data.val.texts, data.val.labels)
-    batches = batches_for(train, args.batch, args.max_chars, seed=7)
-    sides = {"rnngen": rnngen_side(args, data, batches, val),
+    if args.at_steps:
+        return per_step(args, data, train, val)
+    batches = list(itertools.islice(batches_for(train, args.batch, args.max_chars, seed=7),
+                                    args.steps + 1))
+    sides = {"rnngen": rnngen_side(args, data, val),
              "torch": torch_side(args, data.vocab, len(data.classes), val)}
     rates = {k: [] for k in sides}
     for r in range(args.rounds):
@@ -190,10 +231,7 @@ def main():
     print(f"training chars/s: rnngen {statistics.median(rates['rnngen']):,.0f}, torch "
           f"{statistics.median(rates['torch']):,.0f}; median of paired ratios "
           f"{statistics.median(ratio):.2f}x")
-    for name, (step, accuracy, *_) in sides.items():
-        n = trained_for(step, batches, args.budget)
-        print(f"{name}: {n} more steps in {args.budget:.0f} s; validation accuracy "
-              f"{accuracy():.4f}")
+    budget(args, data, train, val)
     speeds = {}
     for name, (_, _, classify_all, _) in sides.items():
         started = time.perf_counter()
@@ -203,6 +241,60 @@ def main():
           f"one by one {speeds['torch']:,.0f}/s: {speeds['rnngen'] / speeds['torch']:.1f}x")
     if args.lines:
         lines_rates(sides, data.val.texts, args.lines, args.torch_lines)
+
+
+def budget(args, data, train, val):
+    """For each seed, both sides from that seed's start train --budget seconds on the
+    same stream of batches (taking turns at going first); prints each run's steps and
+    validation accuracy, and the medians over seeds. One run's accuracy moves by a
+    point or two with the seed alone, so one run each decides nothing."""
+    found = {"rnngen": [], "torch": []}
+    for seed in range(1, args.seeds + 1):
+        sides = {"rnngen": rnngen_side(args, data, val, seed),
+                 "torch": torch_side(args, data.vocab, len(data.classes), val, seed)}
+        for name in (("rnngen", "torch") if seed % 2 else ("torch", "rnngen")):
+            step, scores, *_ = sides[name]
+            stream = batches_for(train, args.batch, args.max_chars, seed)
+            n = trained_for(step, stream, args.budget)
+            found[name].append((n, scores()[1]))
+            print(f"seed {seed}, {name}: {n} steps in {args.budget:.0f} s; validation "
+                  f"accuracy {found[name][-1][1]:.4f}")
+    print(f"validation accuracy after {args.budget:.0f} s of training, median of "
+          f"{args.seeds} seeds: " + ", ".join(
+              f"{name} {spread([a for _, a in runs])}, "
+              f"{statistics.median(n for n, _ in runs):.0f} steps"
+              for name, runs in found.items()))
+
+
+def per_step(args, data, train, val):
+    """Both sides from each seed's start on the same batches; prints, after each of
+    --at-steps, the medians over seeds of the validation loss and accuracy."""
+    at = sorted({int(s) for s in args.at_steps.split(",")})
+    found = {}  # (side, step) -> [(loss, accuracy) per seed]
+    for seed in range(1, args.seeds + 1):
+        stream = list(itertools.islice(
+            batches_for(train, args.batch, args.max_chars, seed), at[-1]))
+        sides = {"rnngen": rnngen_side(args, data, val, seed),
+                 "torch": torch_side(args, data.vocab, len(data.classes), val, seed)}
+        for name, (step, scores, *_) in sides.items():
+            for n, b in enumerate(stream, 1):
+                step(b)
+                if n in at:
+                    found.setdefault((name, n), []).append(scores())
+    print(f"median over {args.seeds} seeds (and their range), {args.cell} {args.hidden}"
+          f"{' bidirectional' if args.bidirectional else ''}, batches of {args.batch}, "
+          f"lr {args.lr}; validation loss (nats per text) and accuracy")
+    print("| steps | rnngen loss | torch loss | rnngen accuracy | torch accuracy |")
+    print("|---:|---:|---:|---:|---:|")
+    for n in at:
+        cells = [spread([x[k] for x in found[(name, n)]]) for k in (0, 1)
+                 for name in ("rnngen", "torch")]
+        print(f"| {n} | " + " | ".join(cells) + " |")
+
+
+def spread(values):
+    """'median (lowest to highest)' of a few values."""
+    return f"{statistics.median(values):.4f} ({min(values):.3f} to {max(values):.3f})"
 
 
 def lines_rates(sides, texts, n, torch_n):

@@ -147,6 +147,49 @@ def test_eval_json_text_info_and_sample_refused(trained, runner):
     assert "classifier" in line and "rnngen classify" in line
 
 
+@pytest.mark.parametrize("chosen", ["one", "all"])
+def test_eval_classifies_on_the_thread_count_its_trial_chooses(trained, runner, tmp_path,
+                                                               monkeypatch, chosen):
+    """Without --threads, a classifier's eval of many texts times a trial (timings
+    injected here) and classifies them all on the count it chose, as a character
+    model's eval does; with --threads, or few texts, it measures nothing."""
+    from rnngen import threads
+
+    most = threads.thread_count()
+    if (most or 1) < 2:
+        pytest.skip("OpenBLAS's thread count cannot be set to 2 or more here")
+    path, _, _ = trained
+    many = write_tsv(tmp_path / "many.tsv", markers(classification.MEASURED_FROM, seed=5))
+    trials, seen = [], []
+
+    def timings(work, rounds=5):
+        trials.append(work)
+        work()  # the trial runs: one batch classified
+        return (1, 1.0, 3.0) if chosen == "one" else (most, 3.0, 1.0)
+
+    real = classification.logits
+
+    def logits(spec, params, encoded, *args, **kw):
+        seen.append((len(encoded), threads.thread_count()))
+        return real(spec, params, encoded, *args, **kw)
+
+    monkeypatch.setattr(threads, "timings", timings)
+    monkeypatch.setattr(classification, "logits", logits)
+    with threads.blas_threads(most):
+        result = runner.invoke(main, ["eval", "--checkpoint", str(path), "--corpus", str(many)])
+        assert threads.thread_count() == most  # the choice is undone after eval
+    assert result.exit_code == 0, result.output
+    assert len(trials) == 1 and seen[0][0] == classification.TRIAL_TEXTS
+    want = 1 if chosen == "one" else most
+    assert seen[-1] == (classification.MEASURED_FROM, want)
+    for args in (["--corpus", str(many), "--threads", "1"], []):  # a count given; 40 texts
+        del trials[:], seen[:]
+        with threads.blas_threads(most):  # --threads sets the count for the process
+            result = runner.invoke(main, ["eval", "--checkpoint", str(path)] + args)
+        assert result.exit_code == 0, result.output
+        assert trials == [] and len(seen) == 1
+
+
 def test_report_page_and_terminal(trained, runner, tmp_path):
     path, _, _ = trained
     page = tmp_path / "r.html"

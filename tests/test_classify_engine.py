@@ -370,3 +370,48 @@ def test_learns_with_dropout_and_weight_drop():
     dropped = classifier.forward(spec, params, ids, lengths, dropout=0.5, rng=rng)[0]
     assert not np.allclose(dropped, classifier.forward(spec, params, ids, lengths)[0])
     assert _accuracy(spec, params) >= 0.95
+
+
+def test_a_bidirectional_gru_classifier_is_pytorchs():
+    """Given the same weights, the logits, loss and every gradient are those of
+    nn.GRU(bidirectional) on packed sequences with its last state of each direction
+    into nn.Linear, fed one-hot characters: the reverse direction reads each text's
+    real characters from its end, the loss is the mean over texts."""
+    torch = pytest.importorskip("torch")
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    spec = _spec("gru", "last", bidirectional=True, V=6, H=4, K=3)
+    params = _params(spec)
+    ids, lengths = _batch(spec.vocab_size, [5, 2, 4, 1, 5], pad=0)
+    targets = np.array([0, 2, 1, 1, 0])
+    H = spec.hidden_size
+    gru = torch.nn.GRU(spec.vocab_size, H, bidirectional=True, dtype=torch.float64)
+    linear = torch.nn.Linear(2 * H, spec.output_size, dtype=torch.float64)
+    names = {"": "", REVERSE: "_reverse"}  # rnngen's prefix -> torch's suffix
+    with torch.no_grad():
+        for pre, sfx in names.items():
+            getattr(gru, "weight_ih_l0" + sfx).copy_(torch.from_numpy(params[pre + "Wxh0"].T))
+            getattr(gru, "weight_hh_l0" + sfx).copy_(torch.from_numpy(params[pre + "Whh0"].T))
+            getattr(gru, "bias_ih_l0" + sfx).copy_(torch.from_numpy(params[pre + "bh0"]))
+            b_hh = np.concatenate([np.zeros(2 * H), params[pre + "bhn0"]])  # r, z fold into b_ih
+            getattr(gru, "bias_hh_l0" + sfx).copy_(torch.from_numpy(b_hh))
+        linear.weight.copy_(torch.from_numpy(params["Wcy"].T))
+        linear.bias.copy_(torch.from_numpy(params["bc"]))
+    one_hot = torch.eye(spec.vocab_size, dtype=torch.float64)[torch.from_numpy(ids)]  # (T, N, V)
+    _, h = gru(pack_padded_sequence(one_hot, torch.from_numpy(lengths), enforce_sorted=False))
+    logits = linear(torch.cat([h[0], h[1]], dim=1))
+    loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(targets))
+    loss.backward()
+
+    ours, grads, _ = classifier.loss_and_grads(spec, params, ids, lengths, targets)
+    assert ours == pytest.approx(loss.item(), rel=1e-12)
+    for pre, sfx in names.items():
+        expected = {"Wxh0": gru.get_parameter("weight_ih_l0" + sfx).grad.numpy().T,
+                    "Whh0": gru.get_parameter("weight_hh_l0" + sfx).grad.numpy().T,
+                    "bh0": gru.get_parameter("bias_ih_l0" + sfx).grad.numpy(),
+                    "bhn0": gru.get_parameter("bias_hh_l0" + sfx).grad.numpy()[2 * H:]}
+        for name, g in expected.items():
+            np.testing.assert_allclose(grads[pre + name], g, rtol=1e-9, atol=1e-12,
+                                       err_msg=pre + name)
+    np.testing.assert_allclose(grads["Wcy"], linear.weight.grad.numpy().T, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(grads["bc"], linear.bias.grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -61,8 +61,8 @@ def test_missing_config_file(tmp_path):
 def test_the_shipped_classifier_config_loads():
     from conftest import ROOT
     cfg = config.load(ROOT / "configs/names.yaml")
-    assert (cfg.data.corpus, cfg.model.task, cfg.train.class_weights) == \
-        ("surnames", "classify", "balanced")
+    assert (cfg.data.corpus, cfg.model.task, cfg.model.bidirectional) == \
+        ("surnames", "classify", True)
 
 
 def test_parse_assignment_reads_yaml_values():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import checkpoint, console, jsonout, labelled, metrics
+from . import checkpoint, console, jsonout, labelled, metrics, threads
 from .device import CPU
 from .engine import classifier, heads, layers
 from .errors import CheckpointError, CorpusError
@@ -199,17 +199,39 @@ def recorded_validation(ckpt, ask="pass --corpus with labelled data to evaluate"
     return read.val, source
 
 
-def evaluate_source(ckpt, source=None, device=CPU, stdin=None, path="the checkpoint"):
+def evaluate_source(ckpt, source=None, device=CPU, stdin=None, path="the checkpoint",
+                    measure=False):
     """(summary, source name): Classifier.evaluate on labelled data read from
     ``source`` (a file, folder, named set or '-'), or, when None, on the validation
-    texts the classifier was trained with (recorded_validation)."""
+    texts the classifier was trained with (recorded_validation).
+
+    measure: classify on the BLAS thread count a short trial finds faster (1 or all, see
+    thread_choice), as `rnngen eval` does without --threads; False: as the BLAS is set.
+    """
     model = Classifier.from_checkpoint(ckpt, device, path)
     if source is None:
         data, name = recorded_validation(ckpt)
     else:
         data = align(labelled.load(source, stdin=stdin), model.classes)
         name = data.source
-    return model.evaluate(data), name
+    with threads.blas_threads(thread_choice(model, data.texts) if measure else None):
+        return model.evaluate(data), name
+
+
+TRIAL_TEXTS = BATCH_TEXTS  # texts a thread trial classifies: one inference batch
+MEASURED_FROM = 8 * TRIAL_TEXTS  # fewer texts are classified as the BLAS is set: the
+# trial (twelve runs of TRIAL_TEXTS) would cost more than a wrong choice saves
+
+
+def thread_choice(model, texts):
+    """The BLAS thread count (1 or all) under which classifying ``texts`` runs faster,
+    timed by threads.fastest on the first TRIAL_TEXTS of them, as a character model's
+    eval chooses (evaluation.thread_choice); None to leave the count as it is (fewer
+    than MEASURED_FROM texts, a model on a device, a BLAS whose count cannot be set)."""
+    if len(texts) < MEASURED_FROM or not model.device.is_host:
+        return None
+    part = model.encode(texts[:TRIAL_TEXTS])
+    return threads.fastest(lambda: model.logits(part))
 
 
 def summary_text(summary, source):

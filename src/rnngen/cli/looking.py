@@ -43,7 +43,7 @@ def eval_(ckpt_path, corpus_arg, skip_unknown, as_json, threads, device_name):
             raise click.UsageError("--skip-unknown is for character models; a classifier "
                                    "reads a character it never saw as its unknown symbol")
         summary, source = classification.evaluate_source(ckpt, corpus_arg, where,
-                                                         path=ckpt_path)
+                                                         path=ckpt_path, measure=threads is None)
         return print_data(jsonout.dumps(dict(summary, checkpoint=str(ckpt_path), text=source))
                           if as_json else classification.summary_text(summary, source))
     try:

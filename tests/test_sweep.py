@@ -108,7 +108,7 @@ def test_a_trial_budget_ends_a_trial_at_its_last_validation(tmp_path, text_file,
 
 def test_the_total_budget_starts_no_trial_after_it_and_cuts_the_running_one(
         tmp_path, text_file, runner, optuna):
-    steps = 5000  # far more than 3 s of training, however fast the machine
+    steps = 2000  # far more than 3 s of training, however fast the machine
     cfg = sweep_config(tmp_path, text_file, train={"steps": steps, "eval_every": 5},
                        sweep={"trials": 3, "total_minutes": 0.05})
     result = runner.invoke(main, ["sweep", "--config", str(cfg)])

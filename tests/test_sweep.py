@@ -106,8 +106,141 @@ def test_a_trial_budget_ends_a_trial_at_its_last_validation(tmp_path, text_file,
     assert "stopped by its time budget" in result.stderr
 
 
+def test_the_total_budget_starts_no_trial_after_it_and_cuts_the_running_one(
+        tmp_path, text_file, runner, optuna):
+    steps = 2000  # far more than 3 s of training, however fast the machine
+    cfg = sweep_config(tmp_path, text_file, train={"steps": steps, "eval_every": 5},
+                       sweep={"trials": 3, "total_minutes": 0.05})
+    result = runner.invoke(main, ["sweep", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    # the budget ran out during the first trial: the worker started no other
+    (trial,) = load(tmp_path, optuna).trials
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    last = max(trial.intermediate_values)
+    assert trial.value == trial.intermediate_values[last]  # its last validation's value
+    stopped = checkpoint.load(tmp_path / "runs" / "cfg-sweep" / "trial-0.npz").step
+    assert last <= stopped < steps  # cut short, its checkpoint written where it stopped
+    assert "trial 0: complete" in result.stderr
+    assert "stopped by its time budget" in result.stderr
+
+
+def test_the_halving_pruner_stops_a_clearly_worse_trial(tmp_path, text_file, runner,
+                                                        optuna):
+    # startup_trials holds the median pruner back here: only halving can prune. Halving
+    # ranks a trial against those that reached the same rung before it: the baseline
+    # (run while no trial had finished, so it set the rungs' steps but holds none), the
+    # good rate (alone on its rungs), then the hopeless one, which is not the best of two
+    cfg = sweep_config(tmp_path, text_file, sweep={
+        "pruner": "halving", "startup_trials": 5, "enqueue": [{LR: 0.03}, {LR: 1.0e-7}]})
+    result = runner.invoke(main, ["sweep", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    trials = load(tmp_path, optuna).trials
+    states = optuna.trial.TrialState
+    assert [t.params[LR] for t in trials] == [0.01, 0.03, 1.0e-7]
+    assert [t.state for t in trials] == [states.COMPLETE, states.COMPLETE, states.PRUNED]
+    assert max(trials[2].intermediate_values) == 10  # stopped at its first validation
+    assert "trial 2: pruned at step 10" in result.stderr
+
+
+def test_each_worker_process_trains_on_its_share_of_the_cores(tmp_path, text_file, runner,
+                                                              optuna, monkeypatch):
+    from rnngen import threads
+    from rnngen.sweep import workers
+
+    if threads.thread_count() is None:
+        pytest.skip("NumPy's BLAS is not OpenBLAS: its thread count cannot be read")
+    # six cores between two workers: three BLAS threads each, unlike this machine's own
+    # count (a 2-core machine would give each worker one, its count as the BLAS starts)
+    monkeypatch.setattr(workers, "cores", lambda: 6)
+    cfg = sweep_config(tmp_path, text_file, train={"steps": 10}, sweep={"trials": 2})
+    result = runner.invoke(main, ["sweep", "--config", str(cfg), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "2 worker processes, each on 3 BLAS threads" in result.stderr
+    trials = load(tmp_path, optuna).trials
+    assert len(trials) == 2
+    assert [t.user_attrs["threads"] for t in trials] == [3, 3]
+    assert all(t.user_attrs["pid"] != os.getpid() for t in trials)
+
+
+def _show_rows(runner, cfg, *extra):
+    """The trial numbers --show lists, best first."""
+    shown = runner.invoke(main, ["sweep", "--config", str(cfg), "--show", *extra])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[0].split()[:2] == ["trial", "state"]
+    return [line.split()[0] for line in lines[1:] if line[:1].isdigit()]
+
+
+def test_two_studies_in_one_storage_stay_apart(tmp_path, text_file, runner, optuna):
+    cfg = sweep_config(tmp_path, text_file, train={"steps": 10})
+    best = {}
+    for name, count in (("first", 2), ("second", 1)):
+        result = runner.invoke(main, ["sweep", "--config", str(cfg), "--study", name,
+                                      "--trials", str(count)])
+        assert result.exit_code == 0, result.output
+        best[name] = result.stdout.splitlines()[-1]
+    first, second = (load(tmp_path, optuna, name).trials for name in ("first", "second"))
+    states = optuna.trial.TrialState
+    assert [t.state for t in first] == [states.COMPLETE] * 2
+    assert [t.state for t in second] == [states.COMPLETE]
+    # each study's trials wrote their own checkpoints, and each its own best config
+    outputs = [t.user_attrs["output"] for t in first + second]
+    assert len(set(outputs)) == 3
+    assert checkpoint.load(second[0].user_attrs["output"]).history[-1]["val_loss"] == \
+        pytest.approx(second[0].value, rel=1e-6)
+    assert best["first"] != best["second"]
+    for name in best:
+        assert f"study {name!r}" in open(best[name], encoding="utf-8").readline()
+    assert sorted(_show_rows(runner, cfg, "--study", "first")) == ["0", "1"]
+    assert _show_rows(runner, cfg, "--study", "second") == ["0"]
+
+
+def test_a_database_storage_holds_the_study(tmp_path, text_file, runner, optuna):
+    pytest.importorskip("sqlalchemy", reason="Optuna's database storage needs sqlalchemy")
+    cfg = sweep_config(tmp_path, text_file, train={"steps": 10}, sweep={"trials": 2})
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    result = runner.invoke(main, ["sweep", "--config", str(cfg), "--storage", url])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == str(tmp_path / "runs" / "cfg-sweep" / "best.yaml")
+    trials = optuna.load_study(study_name="cfg", storage=url).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert not (tmp_path / "runs" / "cfg-sweep" / "study.journal").exists()
+    assert sorted(_show_rows(runner, cfg, "--storage", url)) == ["0", "1"]
+    again = runner.invoke(main, ["sweep", "--config", str(cfg), "--storage", url])
+    assert again.exit_code == 0 and len(optuna.load_study(study_name="cfg",
+                                                          storage=url).trials) == 2
+
+
+def test_a_database_storage_without_sqlalchemy_says_what_to_install(tmp_path, text_file,
+                                                                    runner, optuna,
+                                                                    monkeypatch):
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # import sqlalchemy fails
+    cfg = sweep_config(tmp_path, text_file)
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    for extra in ([], ["--show"]):
+        result = runner.invoke(main, ["sweep", "--config", str(cfg), "--storage", url, *extra])
+        assert result.exit_code == 1, result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert "needs sqlalchemy" in line and "pip install 'rnngen-text[sweep]'" in line, line
+    assert not (tmp_path / "studies.db").exists() and not (tmp_path / "runs").exists()
+
+
+def _span(trial):
+    return trial.datetime_start, trial.datetime_complete
+
+
+def _ran_together(these, those):
+    """Whether a trial of ``these`` ran while one of ``those`` did (start/end times)."""
+    return any(a[0] < b[1] and b[0] < a[1]
+               for a in map(_span, these) for b in map(_span, those))
+
+
 def test_two_commands_and_worker_processes_share_one_study(tmp_path, text_file, optuna):
-    cfg = sweep_config(tmp_path, text_file, train={"steps": 40})
+    # every trial trains for 6 s whatever the machine's speed (its time budget), so the
+    # first command's two trials span 12 s, which the second command's start, workers
+    # and all, falls well within even on a busy 2-core machine
+    cfg = sweep_config(tmp_path, text_file, train={"steps": 100000},
+                       sweep={"trial_minutes": 0.1})
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     one = subprocess.Popen(sweep_cmd(cfg, "--trials", "2"), cwd=tmp_path, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -124,8 +257,15 @@ def test_two_commands_and_worker_processes_share_one_study(tmp_path, text_file, 
     assert len(baseline) == 1  # taken off the queue by one worker only
     # each trial ran once, in one process, into its own checkpoint
     assert len({t.user_attrs["output"] for t in trials}) == 6
-    # one process, then two worker processes (a fast one may take all four)
-    assert 2 <= len({t.user_attrs["pid"] for t in trials}) <= 3
+    # the first command's process, and the second's two worker processes at once
+    mine = [t for t in trials if t.user_attrs["pid"] == one.pid]
+    workers = {}
+    for t in trials:
+        if t.user_attrs["pid"] != one.pid:
+            workers.setdefault(t.user_attrs["pid"], []).append(t)
+    assert len(mine) == 2 and len(workers) == 2 and two.pid not in workers
+    assert _ran_together(mine, [t for ts in workers.values() for t in ts])
+    assert _ran_together(*workers.values())
     for t in trials:
         meta = checkpoint.load(t.user_attrs["output"]).meta
         assert meta["train"]["learning_rate"] == t.params[LR]

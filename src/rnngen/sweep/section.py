@@ -256,4 +256,9 @@ def load(path, overrides=()):
     data = config.read(path)
     cfg = config.apply_overrides(config.from_dict(data, str(path), path.stem), overrides)
     return cfg, parse(data.get("sweep") if isinstance(data, dict) else None, cfg,
-                      str(path), path.stem)
+                      str(path), default_study(path))
+
+
+def default_study(config_path):
+    """The study's name when sweep.study and --study give none: the config's name."""
+    return Path(config_path).stem

@@ -41,11 +41,12 @@ class Plan:
     cfg: object  # the config.Config the trials start from
     sweep: section.SweepConfig
     config_path: Path
-    folder: Path  # trials' checkpoints, the default journal and best.yaml
+    folder: Path  # the study's trials' checkpoints, best.yaml and report.html
+    sweep_folder: Path  # beside the runs: the default journal, which the config's studies share
 
     @property
     def storage(self):
-        return self.sweep.storage or str(self.folder / "study.journal")
+        return self.sweep.storage or str(self.sweep_folder / "study.journal")
 
     @property
     def best_path(self):
@@ -65,8 +66,12 @@ def plan(config_path, storage=None, study=None):
     if study:
         sweep.study = study
     output = Path(cfg.train.output)
-    folder = output.with_name(output.stem + "-sweep")  # beside the runs: runs/NAME-sweep/
-    made = Plan(cfg, sweep, Path(config_path), folder)
+    shared = output.with_name(output.stem + "-sweep")  # beside the runs: runs/NAME-sweep/
+    # the config's own study keeps its files there; another study (--study, sweep.study)
+    # in a folder of its own inside, so studies sharing a storage never share a trial-0.npz
+    folder = (shared if sweep.study == section.default_study(config_path)
+              else shared / folder_name(sweep.study))
+    made = Plan(cfg, sweep, Path(config_path), folder, shared)
     inputs = {"corpus": corpus.resolve(cfg.data.corpus, fetch=False),
               "config file": made.config_path}
     # nothing the sweep writes may be what it reads, or inside the package
@@ -75,6 +80,13 @@ def plan(config_path, storage=None, study=None):
         outputs.claim(made.storage, inputs, "the storage", "--storage or sweep.storage",
                       kind="journal")
     return made
+
+
+def folder_name(study):
+    """A study's name made a plain folder name: characters other than letters, digits,
+    '.', '_' and '-' become '_' (so two names differing only there would share it)."""
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in study)
+    return "_" + name if name.startswith(".") or not name else name
 
 
 def is_url(storage):
@@ -87,6 +99,7 @@ def open_storage(plan):
     where = plan.storage
     try:
         if is_url(where):
+            extras.require("sqlalchemy", EXTRA, f"the sweep's storage {where}")  # Optuna's RDB
             return opt.storages.RDBStorage(where)
         Path(where).parent.mkdir(parents=True, exist_ok=True)
         journal = opt.storages.journal

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import config, run as runs
 from ..errors import ConfigError, RnngenError, TrainingDiverged
+from ..threads import thread_count
 
 HOST = socket.gethostname()
 STATES = ("complete", "pruned", "failed", "interrupted")
@@ -80,6 +81,7 @@ def run(study, trial, plan, stop, deadline=None):
     # who runs it, so that study.recover can tell when its worker is gone
     trial.set_user_attr("host", HOST)
     trial.set_user_attr("pid", os.getpid())
+    trial.set_user_attr("threads", thread_count())  # its BLAS threads (its worker's share)
     try:
         with runs.prepare(cfg, resume=resume) as run:
             # the locks are held now: from here a free lock means a dead worker

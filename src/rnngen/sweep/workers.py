@@ -79,8 +79,11 @@ def run(plan, more, workers, report, notify):
     each trial, in this process; ``notify(message)`` once the study is open. Returns
     True when it was interrupted by a signal."""
     study = studies.start_study(plan)  # here once, so this command's workers never race
+    share = max(1, cores() // workers)  # each worker process's BLAS threads
+    at_once = f"; {workers} worker processes, each on {share} BLAS threads" if workers > 1 else ""
     notify(f"sweep {plan.sweep.study!r} in {plan.storage}: {studies.counted(study)} of "
-           f"{plan.sweep.trials} trials so far; trials' checkpoints go to {plan.folder}")
+           f"{plan.sweep.trials} trials so far; trials' checkpoints go to {plan.folder}"
+           f"{at_once}")
     ctx = multiprocessing.get_context("spawn")
     quota = Quota(more, plan.sweep.trials, ctx.Value("i", 0), ctx.Lock())
     deadline = (time.monotonic() + plan.sweep.total_minutes * 60
@@ -89,7 +92,7 @@ def run(plan, more, workers, report, notify):
         stop = Stop()
         with StopOnSignals(stop):
             return work(plan, quota, report, 0, stop, deadline)
-    return _processes(ctx, plan, quota, report, workers, deadline)
+    return _processes(ctx, plan, quota, report, workers, share, deadline)
 
 
 def cores():
@@ -99,10 +102,9 @@ def cores():
         return os.cpu_count() or 1
 
 
-def _processes(ctx, plan, quota, report, workers, deadline):
-    """``workers`` processes, each with cores() // workers BLAS threads; a signal here
-    is passed on to them once (they checkpoint and stop), a second one kills them."""
-    share = max(1, cores() // workers)
+def _processes(ctx, plan, quota, report, workers, share, deadline):
+    """``workers`` processes, each with ``share`` BLAS threads; a signal here is passed
+    on to them once (they checkpoint and stop), a second one kills them."""
     events = ctx.Queue()
     saved = {k: os.environ.get(k) for k in BLAS_VARIABLES}
     os.environ.update({k: str(share) for k in BLAS_VARIABLES})  # read at the child's start

@@ -24,3 +24,32 @@ def driver(profile, what="the page", *flags):
         options.add_argument(flag)
     return webdriver.Chrome(options=options,
                             service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+
+
+def page_browser(what):
+    """A module-scoped pytest fixture: one headless Chromium for a test module's pages
+    (``what`` they show, for the skip message)."""
+    @pytest.fixture(scope="module")
+    def browser(tmp_path_factory):
+        chrome = driver(tmp_path_factory.mktemp("profile"), what, "--window-size=1200,1600")
+        yield chrome
+        chrome.quit()
+
+    return browser
+
+
+# every plot's legend box, plot box, and the box of each plotted point and line
+MEASURE = """
+return Array.from(document.querySelectorAll('svg.curve')).map(function (svg) {
+  function box(el) { var r = el.getBoundingClientRect();
+                     return [r.left, r.top, r.right, r.bottom]; }
+  return {kind: svg.getAttribute('data-kind'),
+          legend: box(svg.querySelector('g.legend')),
+          plot: box(svg.querySelector('rect.box')),
+          marks: Array.from(svg.querySelectorAll('polyline.series, circle')).map(box)};
+});
+"""
+
+
+def overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

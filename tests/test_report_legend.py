@@ -4,34 +4,12 @@ model's report and a classifier's, whose accuracy curve rises into the plot's to
 import pytest
 from click.testing import CliRunner
 
-from browser import driver
+from browser import MEASURE, overlap, page_browser
 from conftest import write_config
 from test_classify_cli import markers, write_config as classifier_config, write_tsv
 from rnngen.cli import main
 
-# every plot's legend box, plot box, and the box of each plotted point and line
-MEASURE = """
-return Array.from(document.querySelectorAll('svg.curve')).map(function (svg) {
-  function box(el) { var r = el.getBoundingClientRect();
-                     return [r.left, r.top, r.right, r.bottom]; }
-  return {kind: svg.getAttribute('data-kind'),
-          legend: box(svg.querySelector('g.legend')),
-          plot: box(svg.querySelector('rect.box')),
-          marks: Array.from(svg.querySelectorAll('polyline.series, circle')).map(box)};
-});
-"""
-
-
-def overlap(a, b):
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    chrome = driver(tmp_path_factory.mktemp("profile"), "the report's plots",
-                    "--window-size=1200,1600")
-    yield chrome
-    chrome.quit()
+browser = page_browser("the report's plots")
 
 
 def report_of(tmp_path, cfg):

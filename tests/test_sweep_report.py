@@ -8,8 +8,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from browser import driver
-from test_report_legend import MEASURE, overlap
+from browser import MEASURE, overlap, page_browser
 from test_sweep import LR, load, sweep_config
 from rnngen.cli import main
 
@@ -232,12 +231,7 @@ def test_a_sweep_with_report_writes_the_page_of_its_trials(tmp_path, text_file, 
     assert result.stderr.count("warning: could not write the report") == 2
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    chrome = driver(tmp_path_factory.mktemp("profile"), "the sweep's page",
-                    "--window-size=1200,1600")
-    yield chrome
-    chrome.quit()
+browser = page_browser("the sweep's page")
 
 
 def test_the_legend_covers_no_curve_in_a_browser(browser, tmp_path, text_file, runner, optuna):

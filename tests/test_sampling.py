@@ -275,6 +275,39 @@ def test_rows_that_only_draw_noise_choose_as_scored_rows_do(cell):
     assert decode(False, 1) == scored[:1]
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("settings", [
+    dict(n=sampling.BLOCK + 70, temperature=0.8),  # across a block of noise
+    dict(n=300, temperature=1.3, stop=text([3, 4])),  # a stop text (may end it early)
+    dict(n=200, stop=text([5])),
+    dict(n=1),
+    dict(n=0),
+    dict(n=80, temperature=0),  # greedy: not the lone-noise case, step's path
+    dict(n=80, top_k=3),
+])
+def test_a_lone_row_decodes_alone_as_step_by_step(cell, settings):
+    """Decoder.steps (one stream's loop, `rnngen sample`'s default) makes the ids, the
+    stop and the row's state that repeated Decoder.step calls make."""
+    spec, params = build(V=16, H=24, L=2, cell=cell, dtype=np.float32)
+    model_ = loaded(spec, params)
+
+    def decode(by_steps):
+        decoder = decoding.Decoder(model_)
+        row = decoder.add(Decoding(**settings), text([1, 2, 3]), np.random.default_rng(7))
+        if by_steps:
+            made = [idx for r, idx in decoder.steps() if r is row]
+        else:
+            made = []
+            while decoder.live:
+                made += [idx for _, idx in decoder.step()]
+        return made, row.ids, row.stopped, row.done, decoder.stepper.state.tobytes()
+
+    alone = decode(True)
+    assert alone == decode(False)
+    assert len(alone[0]) == (settings["n"] if not alone[2] else len(alone[0]))
+    assert alone[3]
+
+
 def test_rows_primed_on_another_thread_while_the_batch_steps_decode_the_same():
     """Decoder.prime reads only the weights: a server reads a long seed on a worker
     thread while the batch steps, then joins the rows; they decode as add_many's."""

@@ -237,6 +237,28 @@ class Row:
         """The characters generated so far."""
         return "".join(self.chars[i] for i in self.ids)
 
+    def take(self, idx):
+        """Append the chosen id; done (and stopped) once the ids end with the stop text
+        or n ids are made. Returns done."""
+        generated, stop = self.ids, self.stop_ids
+        generated.append(idx)
+        self.last = idx
+        if stop and generated[-len(stop):] == stop:
+            self.stopped = self.done = True
+        elif len(generated) >= self.decoding.n:
+            self.done = True
+        return self.done
+
+    def next_noise(self, xp, by):
+        """This step's Gumbel noise (1, V) (gumbel rule): a slice of its block, a new
+        block drawn every sampling.BLOCK ids, so a row consumes its generator the same
+        way alone or in any batch."""
+        t = len(self.ids) % sampling.BLOCK
+        if t == 0:
+            self.noise = xp.asarray(sampling.gumbel_block(
+                self.rng, self.decoding.sampling_temperature, by))
+        return self.noise[t:t + 1]
+
 
 class Decoder:
     """Rows decoded side by side, one character each per ``step``, on the model's
@@ -340,20 +362,40 @@ class Decoder:
         ids, lp = (self._gumbel(z, plan), None) if plan.only_gumbel else self._choose(z, plan)
         out, feed = [], self._feed
         for j, (i, row, idx) in enumerate(zip(plan.live, plan.live_rows, ids)):
-            generated = row.ids
-            generated.append(idx)
-            row.last = feed[i] = idx
+            feed[i] = idx
             if lp is not None:
                 row.logprobs.append(float(lp[j]))
-            stop = row.stop_ids
-            if stop and generated[-len(stop):] == stop:
-                row.stopped = row.done = True
-            elif len(generated) >= row.decoding.n:
-                row.done = True
-            if row.done:
+            if row.take(idx):
                 self._plan = None
             out.append((row, idx))
         return out
+
+    def steps(self):
+        """Yield (row, id) as ``step`` calls would, one call after another, until every
+        row is done.
+
+        While the batch is one row that draws plain Gumbel noise and scores nothing
+        (one stream: `rnngen sample`'s default), each step is the same operations on
+        the same numbers as ``step``'s, without a batch's bookkeeping around them: a
+        one-row step of a small model is a few dozen microseconds, and that
+        bookkeeping several. Any other batch goes through ``step``. No row may join or
+        leave while it runs."""
+        plan = self._plan or self._make_plan()
+        if len(self.rows) != 1 or not plan.only_gumbel:
+            while self.live:
+                yield from self.step()
+            return
+        row, st, feed = self.rows[0], self.stepper, self._feed
+        z, xp = st.logits, st.xp  # (1, V), the decoder's output buffer
+        flat = z.reshape(-1)  # argmax of the one row, as argmax(axis=1) finds it
+        while not row.done:
+            st.advance(feed)
+            st.decode(z)
+            z += row.next_noise(xp, st.by)
+            idx = feed[0] = int(flat.argmax())
+            row.take(idx)
+            yield row, idx
+        self._plan = None
 
     def _choose(self, z, plan):
         """(ids, log-probabilities or None) of the live rows, in plan.live's order,
@@ -401,13 +443,9 @@ class Decoder:
         """The ids chosen for the gumbel rows: argmax of logits plus their noise (z is
         overwritten where every row is one)."""
         xp = self.stepper.xp
-        noise = []
-        for row in plan.gumbel_rows:
-            t = len(row.ids) % sampling.BLOCK
-            if t == 0:
-                row.noise = xp.asarray(sampling.gumbel_block(
-                    row.rng, row.decoding.sampling_temperature, self.stepper.by))
-            noise.append(row.noise[t:t + 1])  # (1, V): one row adds it with no broadcast
+        by = self.stepper.by
+        # (1, V) each: one row adds it with no broadcast
+        noise = [row.next_noise(xp, by) for row in plan.gumbel_rows]
         at = plan.at["gumbel"]
         noisy = z if at is None else z[at]  # every row: add in place, no gather
         noisy += noise[0] if len(noise) == 1 else xp.concatenate(noise)
@@ -488,9 +526,8 @@ def _stream_chars(model, seed, decoding):
     row = decoder.add(decoding, seed)
     yield row.seed
     chars = model.vocab.chars
-    while not row.done:
-        for _, idx in decoder.step():
-            yield chars[idx]
+    for _, idx in decoder.steps():
+        yield chars[idx]
 
 
 TRIAL_CHARS = 8  # characters a trial of one_stream_trial samples
@@ -519,8 +556,8 @@ def samples(model, seed, decoding, scores=False):
     base = decoding.random_seed
     rows = decoder.add_many([(decoding, seed, np.random.default_rng(base + i), i, base + i)
                              for i in range(decoding.num_samples)])
-    while decoder.live:
-        decoder.step()
+    for _ in decoder.steps():
+        pass
     seed_scores = {}
     return [decoder.sample(row, seed_scores) for row in rows]
 

@@ -275,8 +275,8 @@ def report(res):
              f"{res['rounds']} rounds ({res['steps']} training steps, {res['sample_chars']} "
              "sampled characters each)",
              f"{res['cpu']}; 1-minute load average {res['load'][0]:.1f} at the start, "
-             f"{res['load'][1]:.1f} at the end (above the core count: other jobs shared "
-             "the machine)", "",
+             f"{res['load'][1]:.1f} at the end (the benchmark's own workers count in it; "
+             "far above the core count, other jobs shared the machine)", "",
              "| cell | phase | rnngen | baseline | torch | vs torch | vs baseline | "
              "sampling BLAS threads each round (rnngen; baseline) |",
              "|---|---|---:|---:|---:|---:|---:|---|"]

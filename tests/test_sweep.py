@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -195,13 +196,59 @@ def test_two_studies_in_one_storage_stay_apart(tmp_path, text_file, runner, optu
     assert _show_rows(runner, cfg, "--study", "second") == ["0"]
 
 
+def test_one_study_name_in_two_storages_stays_apart(tmp_path, text_file, runner, optuna):
+    """The config's own study in its default journal and a study of the same name in
+    another journal file: each writes its own trial-0.npz and best config."""
+    cfg = sweep_config(tmp_path, text_file, train={"steps": 10}, sweep={"trials": 1})
+    other = tmp_path / "elsewhere" / "other.journal"
+    best = []
+    for extra in ([], ["--storage", str(other)], ["--storage", str(other)]):
+        result = runner.invoke(main, ["sweep", "--config", str(cfg), *extra])
+        assert result.exit_code == 0, result.output
+        best.append(result.stdout.splitlines()[-1])
+    assert best[0] == str(tmp_path / "runs" / "cfg-sweep" / "best.yaml")
+    assert best[1] == best[2] != best[0]  # the same storage again: the same folder
+    outputs = [t.user_attrs["output"] for t in load(tmp_path, optuna).trials]
+    backend = optuna.storages.journal.JournalFileBackend(str(other))
+    outputs += [t.user_attrs["output"] for t in optuna.load_study(
+        study_name="cfg", storage=optuna.storages.journal.JournalStorage(backend)).trials]
+    assert len(outputs) == 2 and len(set(outputs)) == 2
+    # the default journal named by another path is still the default
+    same = runner.invoke(main, ["sweep", "--config", str(cfg), "--show", "--storage",
+                                str(tmp_path / "runs" / ".." / "runs" / "cfg-sweep" /
+                                    "study.journal")])
+    assert same.exit_code == 0, same.output
+    assert [line.split()[0] for line in same.stdout.splitlines()[1:]
+            if line[:1].isdigit()] == ["0"]
+
+
+def test_a_trial_checkpoint_the_study_did_not_make_is_refused_in_sweeps_words(
+        tmp_path, text_file, runner, optuna):
+    """A study whose journal was deleted leaves trial-0.npz behind: a new study of the
+    same name refuses in one line naming --study, and the old checkpoint is kept."""
+    cfg = sweep_config(tmp_path, text_file, train={"steps": 10}, sweep={"trials": 1})
+    assert runner.invoke(main, ["sweep", "--config", str(cfg)]).exit_code == 0
+    folder = tmp_path / "runs" / "cfg-sweep"
+    (folder / "study.journal").unlink()
+    kept = (folder / "trial-0.npz").read_bytes()
+    result = runner.invoke(main, ["sweep", "--config", str(cfg)])
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert "trial-0.npz already holds" in line and "--study NAME" in line, line
+    assert "--resume" not in line and "Traceback" not in result.stderr
+    assert (folder / "trial-0.npz").read_bytes() == kept
+
+
 def test_a_database_storage_holds_the_study(tmp_path, text_file, runner, optuna):
     pytest.importorskip("sqlalchemy", reason="Optuna's database storage needs sqlalchemy")
     cfg = sweep_config(tmp_path, text_file, train={"steps": 10}, sweep={"trials": 2})
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     result = runner.invoke(main, ["sweep", "--config", str(cfg), "--storage", url])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == str(tmp_path / "runs" / "cfg-sweep" / "best.yaml")
+    best = Path(result.stdout.splitlines()[-1])
+    # a study in a storage of its own keeps its files in a folder named for both
+    assert best.name == "best.yaml" and best.parent.parent == tmp_path / "runs" / "cfg-sweep"
+    assert best.parent.name.startswith("cfg-") and best.is_file()
     trials = optuna.load_study(study_name="cfg", storage=url).trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
     assert not (tmp_path / "runs" / "cfg-sweep" / "study.journal").exists()

@@ -8,6 +8,7 @@ fcntl locks are unreliable. ``--storage`` takes a path (another journal file) or
 a database URL (postgresql://, mysql://, sqlite:///) for workers on many machines.
 """
 import datetime
+import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -45,8 +46,19 @@ class Plan:
     sweep_folder: Path  # beside the runs: the default journal, which the config's studies share
 
     @property
+    def default_storage(self):
+        return str(self.sweep_folder / "study.journal")
+
+    @property
     def storage(self):
-        return self.sweep.storage or str(self.sweep_folder / "study.journal")
+        if not self.sweep.storage:
+            return self.default_storage
+        if is_url(self.sweep.storage):
+            return self.sweep.storage
+        # a path as given, but the default journal by any name is the default
+        given = Path(self.sweep.storage)
+        return self.default_storage if given.resolve() == Path(
+            self.default_storage).resolve() else self.sweep.storage
 
     @property
     def best_path(self):
@@ -67,11 +79,10 @@ def plan(config_path, storage=None, study=None):
         sweep.study = study
     output = Path(cfg.train.output)
     shared = output.with_name(output.stem + "-sweep")  # beside the runs: runs/NAME-sweep/
-    # the config's own study keeps its files there; another study (--study, sweep.study)
-    # in a folder of its own inside, so studies sharing a storage never share a trial-0.npz
-    folder = (shared if sweep.study == section.default_study(config_path)
-              else shared / folder_name(sweep.study))
-    made = Plan(cfg, sweep, Path(config_path), folder, shared)
+    made = Plan(cfg, sweep, Path(config_path), shared, shared)
+    made.folder = study_folder(shared, sweep.study, section.default_study(config_path),
+                               None if made.storage == made.default_storage
+                               else sweep.storage)
     inputs = {"corpus": corpus.resolve(cfg.data.corpus, fetch=False),
               "config file": made.config_path}
     # nothing the sweep writes may be what it reads, or inside the package
@@ -80,6 +91,19 @@ def plan(config_path, storage=None, study=None):
         outputs.claim(made.storage, inputs, "the storage", "--storage or sweep.storage",
                       kind="journal")
     return made
+
+
+def study_folder(shared, study, default_study, storage):
+    """Where a study's trials, best config and page go: the config's own study in its
+    default journal keeps them in ``shared`` (runs/NAME-sweep/); any other study
+    (--study, sweep.study) in a folder of its own inside, and a study in another storage
+    (``storage``, None for the default journal) in one named for that storage too, so
+    two studies never share a trial-0.npz, whatever their names."""
+    if storage is None:
+        return shared if study == default_study else shared / folder_name(study)
+    where = storage if is_url(storage) else str(Path(storage).resolve())
+    tag = hashlib.sha256(where.encode("utf-8")).hexdigest()[:8]
+    return shared / f"{folder_name(study)}-{tag}"
 
 
 def folder_name(study):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config, run as runs
-from ..errors import ConfigError, RnngenError, TrainingDiverged
+from ..errors import CheckpointError, ConfigError, RnngenError, TrainingDiverged
 from ..threads import thread_count
 
 HOST = socket.gethostname()
@@ -83,6 +83,8 @@ def run(study, trial, plan, stop, deadline=None):
     trial.set_user_attr("pid", os.getpid())
     trial.set_user_attr("threads", thread_count())  # its BLAS threads (its worker's share)
     try:
+        if not resume:
+            _check_no_stale_trial(output, plan)
         with runs.prepare(cfg, resume=resume) as run:
             # the locks are held now: from here a free lock means a dead worker
             trial.set_user_attr("output", str(output))
@@ -120,6 +122,20 @@ def run(study, trial, plan, stop, deadline=None):
     study.tell(trial, outcome.value)
     outcome.state = "complete"
     return outcome
+
+
+def _check_no_stale_trial(output, plan):
+    """CheckpointError, in the sweep's words, when a new trial's checkpoint is taken by a
+    run this study did not make (its storage was deleted, or renamed by hand): train's
+    own refusal would name flags that sweep does not have."""
+    try:
+        runs.check_no_other_run(output)
+    except CheckpointError as e:
+        held = str(e).split(";")[0]
+        raise CheckpointError(
+            f"{held}, which study {plan.sweep.study!r} in its storage did not run (a "
+            f"storage deleted or replaced); name this sweep's study otherwise with --study "
+            f"NAME, or move the old trials out of {plan.folder}") from None
 
 
 def _train(run, trial, sweep, stop, deadline, outcome):

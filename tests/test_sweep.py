@@ -272,6 +272,19 @@ def test_a_database_storage_without_sqlalchemy_says_what_to_install(tmp_path, te
     assert not (tmp_path / "studies.db").exists() and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("extra", [[], ["--show"], ["--show", "--report"]])
+def test_a_database_urls_password_is_never_printed(tmp_path, text_file, runner, optuna, extra):
+    """A storage URL may carry a password: messages name the storage with it masked
+    (here the database cannot be opened, with or without its driver)."""
+    cfg = sweep_config(tmp_path, text_file)
+    url = "postgresql://bob:hunter2@127.0.0.1:9/studies"
+    result = runner.invoke(main, ["sweep", "--config", str(cfg), "--storage", url, *extra])
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert "postgresql://bob:***@127.0.0.1:9/studies" in line, line
+    assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
 def _span(trial):
     return trial.datetime_start, trial.datetime_complete
 

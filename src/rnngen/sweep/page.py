@@ -45,12 +45,12 @@ class Looked:
     def page(self):
         """The whole page as a string; a ReportError for a study with no trials."""
         if not self.trials:
-            raise ReportError(f"the study {self.plan.sweep.study!r} in {self.plan.storage} "
+            raise ReportError(f"the study {self.plan.sweep.study!r} in {self.plan.shown_storage} "
                               "has no trials yet, so there is nothing to show; run rnngen "
                               f"sweep --config {self.plan.config_path} first")
         plan, sweep = self.plan, self.plan.sweep
         counts = Counter(tables.state_name(t).split(" (")[0] for t in self.trials)
-        about = (f"The study {sweep.study!r} in {plan.storage}, from the config "
+        about = (f"The study {sweep.study!r} in {plan.shown_storage}, from the config "
                  f"{plan.config_path}: {len(self.trials)} trials ("
                  + ", ".join(f"{n} {state}" for state, n in counts.items()) + "); objective "
                  f"{sweep.objective}, to {sweep.direction}.")

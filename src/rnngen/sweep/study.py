@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,11 @@ class Plan:
         given = Path(self.sweep.storage)
         return self.default_storage if given.resolve() == Path(
             self.default_storage).resolve() else self.sweep.storage
+
+    @property
+    def shown_storage(self):
+        """The storage as messages and pages name it: a URL's password masked."""
+        return shown(self.storage)
 
     @property
     def best_path(self):
@@ -117,13 +123,22 @@ def is_url(storage):
     return "://" in storage
 
 
+def shown(storage):
+    """``storage`` with the password of a URL (scheme://user:password@host/...) masked,
+    for anything printed or written: a database URL may carry its password."""
+    return PASSWORD.sub(r"\1***@", storage) if is_url(storage) else storage
+
+
+PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+
+
 def open_storage(plan):
     """The Optuna storage the plan names (a journal file, or a database URL)."""
     opt = optuna()
     where = plan.storage
     try:
         if is_url(where):
-            extras.require("sqlalchemy", EXTRA, f"the sweep's storage {where}")  # Optuna's RDB
+            extras.require("sqlalchemy", EXTRA, f"the sweep's storage {plan.shown_storage}")  # Optuna's RDB
             return opt.storages.RDBStorage(where)
         Path(where).parent.mkdir(parents=True, exist_ok=True)
         journal = opt.storages.journal
@@ -133,7 +148,9 @@ def open_storage(plan):
         raise
     except Exception as e:  # noqa: BLE001 -- a bad URL, a missing driver, a closed server
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise RnngenError(f"cannot open the sweep's storage {where}: {reason}; check the "
+        reason = reason.replace(where, plan.shown_storage)  # a driver may quote the URL
+        raise RnngenError(f"cannot open the sweep's storage {plan.shown_storage}: {reason}; "
+                          "check the "
                           "path or URL (a database URL needs its driver installed, e.g. "
                           "psycopg2 for postgresql://)") from None
 
@@ -162,7 +179,7 @@ def open_study(plan, worker=0, create=True):
     missing = not create and not is_url(plan.storage) and not Path(plan.storage).is_file()
     storage = None if missing else open_storage(plan)
     if not create and (missing or name not in opt.get_all_study_names(storage)):
-        raise ConfigError(f"no study named {name!r} in {plan.storage}; run "
+        raise ConfigError(f"no study named {name!r} in {plan.shown_storage}; run "
                           f"rnngen sweep --config {plan.config_path} first, or pass "
                           "--study and --storage of an existing one")
     if create:
@@ -173,7 +190,7 @@ def open_study(plan, worker=0, create=True):
         study = opt.load_study(study_name=name, storage=storage, sampler=sampler(plan, worker),
                                pruner=pruner(plan))
     if study.direction.name.lower() != direction:
-        raise ConfigError(f"the study {name!r} in {plan.storage} was made to "
+        raise ConfigError(f"the study {name!r} in {plan.shown_storage} was made to "
                           f"{study.direction.name.lower()}, but sweep.direction is {direction}; "
                           "use another --study")
     return study

@@ -81,7 +81,7 @@ def run(plan, more, workers, report, notify):
     study = studies.start_study(plan)  # here once, so this command's workers never race
     share = max(1, cores() // workers)  # each worker process's BLAS threads
     at_once = f"; {workers} worker processes, each on {share} BLAS threads" if workers > 1 else ""
-    notify(f"sweep {plan.sweep.study!r} in {plan.storage}: {studies.counted(study)} of "
+    notify(f"sweep {plan.sweep.study!r} in {plan.shown_storage}: {studies.counted(study)} of "
            f"{plan.sweep.trials} trials so far; trials' checkpoints go to {plan.folder}"
            f"{at_once}")
     ctx = multiprocessing.get_context("spawn")

@@ -43,8 +43,14 @@ class Plan:
     cfg: object  # the config.Config the trials start from
     sweep: section.SweepConfig
     config_path: Path
-    folder: Path  # the study's trials' checkpoints, best.yaml and report.html
     sweep_folder: Path  # beside the runs: the default journal, which the config's studies share
+
+    @property
+    def folder(self):
+        """The study's trials' checkpoints, best.yaml and report.html (study_folder)."""
+        return study_folder(self.sweep_folder, self.sweep.study,
+                            section.default_study(self.config_path),
+                            None if self.storage == self.default_storage else self.storage)
 
     @property
     def default_storage(self):
@@ -85,10 +91,7 @@ def plan(config_path, storage=None, study=None):
         sweep.study = study
     output = Path(cfg.train.output)
     shared = output.with_name(output.stem + "-sweep")  # beside the runs: runs/NAME-sweep/
-    made = Plan(cfg, sweep, Path(config_path), shared, shared)
-    made.folder = study_folder(shared, sweep.study, section.default_study(config_path),
-                               None if made.storage == made.default_storage
-                               else sweep.storage)
+    made = Plan(cfg, sweep, Path(config_path), shared)
     inputs = {"corpus": corpus.resolve(cfg.data.corpus, fetch=False),
               "config file": made.config_path}
     # nothing the sweep writes may be what it reads, or inside the package

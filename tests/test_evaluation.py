@@ -124,6 +124,36 @@ def test_eval_scores_on_the_thread_count_its_trial_chooses(long_text_model, monk
     assert trials == [] and [(c, g) for _, c, g in seen] == [(1, 1)]
 
 
+def test_eval_prints_the_same_score_whichever_count_its_trial_picks(tmp_path, monkeypatch):
+    """The pieces are cut into groups for the BLAS's thread count before the trial, so
+    the trial's pick (timing, which varies from run to run) moves no digit: one
+    thread runs the same groups one after the other."""
+    from click.testing import CliRunner
+    from conftest import make_text
+    from rnngen import checkpoint
+    from rnngen.cli import main
+
+    most = threads.thread_count() or 1
+    if most < 2:
+        pytest.skip("OpenBLAS's thread count cannot be set to 2 or more here")
+    text = make_text(evaluation.MEASURED_FROM + 500, seed=5)
+    vocab = "".join(sorted(set(text)))
+    spec = ModelSpec(len(vocab), 128, 2)  # wide enough for the pieces to be cut in two
+    assert threads.groups_for(64, spec.hidden_size, most=most) >= 2
+    params = model.init_params(spec, np.random.default_rng(3), dtype=np.float32)
+    path = tmp_path / "m.npz"
+    checkpoint.save(path, checkpoint.Checkpoint(spec, params, {"vocab": vocab}))
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    printed = {}
+    for pick in (1, most):
+        monkeypatch.setattr(threads, "timings", lambda work, rounds=5, pick=pick: (pick, 1, 1))
+        result = CliRunner().invoke(main, ["eval", "--checkpoint", path, "--corpus",
+                                           tmp_path / "t.txt", "--json"])
+        assert result.exit_code == 0, result.output
+        printed[pick] = result.stdout
+    assert printed[1] == printed[most]
+
+
 def test_a_short_text_is_scored_without_a_trial(long_text_model, monkeypatch):
     ckpt, _ = long_text_model
     from rnngen import checkpoint

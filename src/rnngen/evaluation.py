@@ -36,14 +36,17 @@ class Score:
                 "perplexity": self.perplexity, "chars": self.chars}
 
 
-def score(spec, params, ids, streams=64, seq_length=256, warmup=128, workers=None):
+def score(spec, params, ids, streams=64, seq_length=256, warmup=128, workers=None,
+          groups=None):
     """Mean cross-entropy of predicting ids[1:] from the characters before each.
 
     Every prediction is scored exactly once. For speed the text is cut into up to
     ``streams`` contiguous pieces run side by side; each piece starts ``warmup``
     characters early (unscored) so its first predictions see context, as a single
     pass over the whole text would. With ``workers`` (threads.Workers) the pieces
-    are scored in groups at once. Windows of ``seq_length`` steps are cut from
+    are scored in groups at once: as many as it has threads, or as ``groups`` says.
+    The score's last digits follow the groups (each is its own product, whose
+    rounding BLAS may choose by its size), not the threads that run them. Windows of ``seq_length`` steps are cut from
     ``ids`` as they are scored, so memory beyond ``ids`` itself does not grow
     with the text. The model runs on its parameters' device: the ids go there
     once, and one sum per window comes back.
@@ -85,10 +88,10 @@ def score(spec, params, ids, streams=64, seq_length=256, warmup=128, workers=Non
 
     if workers is None or xp is not np:  # thread groups split the CPU's cores only
         workers = threads.Workers(1)
-    # as many groups as the pool has threads, if the N pieces are enough for them
-    groups = model.stream_groups(N, min(workers.groups,
-                                        threads.groups_for(N, spec.hidden_size)))
-    return Score(sum(workers.map(run, groups)) / n, n)
+    count = 1 if xp is not np else groups or workers.groups
+    # that many groups, if the N pieces are enough for them
+    pieces = model.stream_groups(N, threads.groups_for(N, spec.hidden_size, most=count))
+    return Score(sum(workers.map(run, pieces)) / n, n)
 
 
 def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU, measure=False):
@@ -112,14 +115,19 @@ def checkpoint_score(ckpt, text=None, source="text", ids=None, device=CPU, measu
     if len(ids) < 2:
         raise CorpusError(f"{source} has fewer than 2 characters; there is nothing to score")
     params = {k: device.to_device(v) for k, v in ckpt.params.items()}
+    # the groups are cut for the count the BLAS has before the trial, whichever count
+    # the trial then picks, so that a text scores the same on every run here
+    groups = threads.thread_count() or 1
     count = thread_choice(ckpt.spec, params, ids) if measure and device.is_host else None
     with threads.blas_threads(count):
-        return score_here(ckpt.spec, params, ids)
+        return score_here(ckpt.spec, params, ids, groups)
 
 
-def score_here(spec, params, ids):
-    """score on as many thread groups as the BLAS's thread count now allows."""
-    return score(spec, params, ids, workers=threads.Workers(threads.thread_count() or 1))
+def score_here(spec, params, ids, groups=None):
+    """score on as many threads as the BLAS's thread count now allows, in ``groups``
+    groups (default: one per thread)."""
+    return score(spec, params, ids, workers=threads.Workers(threads.thread_count() or 1),
+                 groups=groups)
 
 
 TRIAL_CHARS = 4096  # characters of the text a thread trial scores
@@ -141,8 +149,8 @@ def thread_choice(spec, params, ids):
 def thread_trial(spec, params, ids):
     """Scoring the first TRIAL_CHARS of ids as checkpoint_score would (score_here):
     what thread_choice times."""
-    part = ids[:TRIAL_CHARS + 1]
-    return lambda: score_here(spec, params, part)
+    part, groups = ids[:TRIAL_CHARS + 1], threads.thread_count() or 1
+    return lambda: score_here(spec, params, part, groups)
 
 
 @dataclass

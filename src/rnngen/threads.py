@@ -231,14 +231,15 @@ def set_thread_count(n):
     return True
 
 
-def groups_for(streams, hidden, min_streams=16, min_slab=4096):
+def groups_for(streams, hidden, min_streams=16, min_slab=4096, most=None):
     """How many groups to split ``streams`` into: one per BLAS thread (the BLAS's
-    own setting, so OPENBLAS_NUM_THREADS limits rnngen too), as long as each keeps
-    ``min_streams`` streams and a (streams, hidden) slab of ``min_slab`` numbers.
-    Below that a step's NumPy calls are too small to release the GIL for long, and
-    two threads run slower than one (hidden 32 or 64: 15-20% slower; 128: 11% faster)."""
+    own setting, so OPENBLAS_NUM_THREADS limits rnngen too; ``most`` in its place
+    when given), as long as each keeps ``min_streams`` streams and a (streams, hidden)
+    slab of ``min_slab`` numbers. Below that a step's NumPy calls are too small to
+    release the GIL for long, and two threads run slower than one (hidden 32 or 64:
+    15-20% slower; 128: 11% faster)."""
     fits = min(streams // min_streams, streams * hidden // min_slab)
-    return max(1, min(thread_count() or 1, fits))
+    return max(1, min(most or thread_count() or 1, fits))
 
 
 class Workers:

@@ -197,6 +197,16 @@ def build_trainer(cfg, data, resume=None, dtype=np.float32, device=None):
 def check_no_other_run(output):
     """CheckpointError when a new run would replace the checkpoints of another at output
     (or NAME.best.npz), naming what is there and the ways on."""
+    found = other_run(output)
+    if found:
+        raise CheckpointError(f"{found[0]} already holds {found[1]}; continue that run with "
+                              "--resume, write this one elsewhere with --output PATH, or "
+                              "replace it with --overwrite")
+
+
+def other_run(output):
+    """(path, what it holds) for the first of output and NAME.best.npz that exists (a
+    run, or a file rnngen cannot read), or None: what a new run there would replace."""
     for path in (Path(output), best_path(output)):
         if not os.path.lexists(path):
             continue
@@ -207,9 +217,8 @@ def check_no_other_run(output):
                     f"{there.step}")
         except CheckpointError:
             what = "a file that is not a checkpoint rnngen can read"
-        raise CheckpointError(f"{path} already holds {what}; continue that run with --resume, "
-                              "write this one elsewhere with --output PATH, or replace it "
-                              "with --overwrite")
+        return path, what
+    return None
 
 
 def check_resumable(cfg, task, ckpt):

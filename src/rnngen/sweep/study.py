@@ -141,7 +141,8 @@ def open_storage(plan):
     where = plan.storage
     try:
         if is_url(where):
-            extras.require("sqlalchemy", EXTRA, f"the sweep's storage {plan.shown_storage}")  # Optuna's RDB
+            # Optuna's database storage
+            extras.require("sqlalchemy", EXTRA, f"the sweep's storage {plan.shown_storage}")
             return opt.storages.RDBStorage(where)
         Path(where).parent.mkdir(parents=True, exist_ok=True)
         journal = opt.storages.journal
@@ -153,9 +154,8 @@ def open_storage(plan):
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         reason = reason.replace(where, plan.shown_storage)  # a driver may quote the URL
         raise RnngenError(f"cannot open the sweep's storage {plan.shown_storage}: {reason}; "
-                          "check the "
-                          "path or URL (a database URL needs its driver installed, e.g. "
-                          "psycopg2 for postgresql://)") from None
+                          "check the path or URL (a database URL needs its driver "
+                          "installed, e.g. psycopg2 for postgresql://)") from None
 
 
 def sampler(plan, worker=0):

@@ -128,14 +128,12 @@ def _check_no_stale_trial(output, plan):
     """CheckpointError, in the sweep's words, when a new trial's checkpoint is taken by a
     run this study did not make (its storage was deleted, or renamed by hand): train's
     own refusal would name flags that sweep does not have."""
-    try:
-        runs.check_no_other_run(output)
-    except CheckpointError as e:
-        held = str(e).split(";")[0]
+    found = runs.other_run(output)
+    if found:
         raise CheckpointError(
-            f"{held}, which study {plan.sweep.study!r} in its storage did not run (a "
-            f"storage deleted or replaced); name this sweep's study otherwise with --study "
-            f"NAME, or move the old trials out of {plan.folder}") from None
+            f"{found[0]} already holds {found[1]}, which study {plan.sweep.study!r} in its "
+            f"storage did not run (a storage deleted or replaced); name this sweep's study "
+            f"otherwise with --study NAME, or move the old trials out of {plan.folder}")
 
 
 def _train(run, trial, sweep, stop, deadline, outcome):
